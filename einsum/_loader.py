@@ -1,0 +1,285 @@
+"""Build cascades from text and from the YAML wrapper, and find library cascades.
+
+The YAML wrapper holds ``name`` and ``cascade`` (the text form) and may hold ``title``,
+``source``, ``description``, ``inputs``, ``outputs``, ``splits``, ``initial``, ``shapes``
+and ``stream``; those fields mean the same as the matching lines of the text form.
+
+>>> c = load("fusemax")
+>>> c.stream, [str(s) for s in c.splits]
+('M', ['M -> M1, M0'])
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ._errors import CascadeError
+from ._ir import Cascade, Initial, Next, Var, Zero
+from ._parser import Statements, parse_statements
+from ._validate import validate
+
+__all__ = ["build_cascade", "library_names", "load", "load_file", "load_yaml_text"]
+
+_FIELDS = ("name", "title", "source", "description", "inputs", "outputs", "splits",
+           "initial", "shapes", "stream", "cascade")
+_SAFE_TAGS = {
+    "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq",
+}
+MAX_SHAPE = 2**40
+
+
+def _check_initial_form(statements: Statements) -> None:
+    defined = {e.name: e for e in statements.einsums}
+    for ref, _value, line in statements.initial:
+        e = defined.get(ref.tensor)
+        if e is None:
+            raise CascadeError(f"initial value given for {ref.tensor}, which no Einsum defines",
+                               line=line)
+        want = tuple(Zero() if isinstance(i, Next) else i for i in e.output.indices)
+        if ref.indices != want:
+            shown = ",".join(str(i) for i in want)
+            raise CascadeError(f"initial value {ref} does not match {e.output}; write "
+                               f"{ref.tensor}[{shown}]", line=line)
+
+
+def build_cascade(statements: Statements, *, name: str, file: str | None = None,
+                  title: str = "", source: str = "", description: str = "") -> Cascade:
+    """Join parsed statements into a validated :class:`Cascade`."""
+    try:
+        _check_initial_form(statements)
+        shapes: dict[str, int] = {}
+        for rank, value, line in statements.shapes:
+            if rank in shapes:
+                raise CascadeError(f"default shape {rank} is given twice", line=line)
+            check_shape(rank, value, line=line)
+            shapes[rank] = value
+        if len(statements.streams) > 1:
+            raise CascadeError("stream is declared twice", line=statements.streams[1][1])
+        cascade = Cascade(
+            name=name,
+            einsums=tuple(statements.einsums),
+            inputs=tuple(statements.inputs),
+            outputs=tuple(statements.outputs),
+            initial=tuple(Initial(r.tensor, v, line) for r, v, line in statements.initial),
+            splits=tuple(statements.splits),
+            shapes=tuple(shapes.items()),
+            stream=statements.streams[0][0] if statements.streams else "M",
+            title=title,
+            source=source,
+            description=description,
+            file=file,
+        )
+    except CascadeError as error:
+        raise error.located(file=file) from None
+    validate(cascade)
+    return cascade
+
+
+def check_shape(rank: str, value: object, *, line: int | None = None) -> int:
+    """A shape is a whole number from 1 to 2**40."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CascadeError(f"shape {rank} must be a positive whole number, not {value!r}",
+                           line=line)
+    if value < 1:
+        raise CascadeError(f"shape {rank}={value} must be a positive whole number", line=line)
+    if value > MAX_SHAPE:
+        raise CascadeError(f"shape {rank}={value} is larger than the limit 2**40", line=line)
+    return value
+
+
+# ----- YAML wrapper
+
+
+def _node_line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _check_tags(node: yaml.Node) -> None:
+    if node.tag not in _SAFE_TAGS:
+        raise CascadeError(f"YAML tag {node.tag!r} is not allowed (only plain data)",
+                           line=_node_line(node))
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            _check_tags(key)
+            _check_tags(value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_tags(item)
+
+
+def _compose(text: str) -> yaml.Node:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise CascadeError("the YAML file is empty", line=1)
+        _check_tags(node)
+        return node
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        problem = error.problem or error.context or "malformed YAML"
+        raise CascadeError(f"YAML syntax error: {problem}",
+                           line=mark.line + 1 if mark else None) from None
+    except yaml.YAMLError as error:
+        raise CascadeError(f"YAML error: {error}") from None
+    finally:
+        loader.dispose()
+
+
+def _construct(node: yaml.Node) -> Any:
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    except yaml.YAMLError as error:
+        raise CascadeError(f"bad YAML value: {error}", line=_node_line(node)) from None
+    finally:
+        loader.dispose()
+
+
+def _text_of(node: yaml.Node, key: str) -> str:
+    value = _construct(node)
+    if not isinstance(value, str):
+        raise CascadeError(f"{key} must be text", line=_node_line(node))
+    return value
+
+
+def _declaration_lines(node: yaml.Node, key: str, keyword: str, into: Statements,
+                       file: str | None) -> None:
+    if not isinstance(node, yaml.SequenceNode):
+        raise CascadeError(f"{key} must be a list like [\"Q[e,p]\", \"K[e,m]\"]",
+                           line=_node_line(node))
+    for item in node.value:
+        text = _text_of(item, key)
+        if "\n" in text:
+            raise CascadeError(f"each entry of {key} is one line", line=_node_line(item))
+        parsed = parse_statements(f"{keyword} {text}", file=file, first_line=_node_line(item))
+        for target, source in ((into.inputs, parsed.inputs), (into.outputs, parsed.outputs),
+                               (into.splits, parsed.splits)):
+            target.extend(source)
+
+
+def _number(value: Any, key: str, line: int) -> float:
+    if isinstance(value, bool):
+        raise CascadeError(f"{key} must be a number, not {value!r}", line=line)
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and value.strip() in ("inf", "-inf", "+inf"):
+        return float(value.strip())
+    raise CascadeError(f"{key} must be a number or -inf, not {value!r}", line=line)
+
+
+def load_yaml_text(text: str, *, file: str | None = None) -> Cascade:
+    """Load a cascade from the text of its YAML wrapper."""
+    try:
+        return _load_yaml(text, file)
+    except CascadeError as error:
+        raise error.located(file=file) from None
+
+
+def _load_yaml(text: str, file: str | None) -> Cascade:
+    root = _compose(text)
+    if not isinstance(root, yaml.MappingNode):
+        raise CascadeError("a cascade YAML file is a mapping with name and cascade",
+                           line=_node_line(root))
+    fields: dict[str, yaml.Node] = {}
+    for key_node, value_node in root.value:
+        key = _construct(key_node)
+        if key not in _FIELDS:
+            raise CascadeError(f"unknown field {key!r}; known: {', '.join(_FIELDS)}",
+                               line=_node_line(key_node))
+        if key in fields:
+            raise CascadeError(f"field {key!r} is given twice", line=_node_line(key_node))
+        fields[key] = value_node
+    for required in ("name", "cascade"):
+        if required not in fields:
+            raise CascadeError(f"missing field {required!r}", line=_node_line(root))
+
+    body = fields["cascade"]
+    text_body = _text_of(body, "cascade")
+    first = body.start_mark.line + (2 if getattr(body, "style", None) in "|>" else 1)
+    statements = parse_statements(text_body, file=file, first_line=first)
+
+    for key, keyword in (("inputs", "input"), ("outputs", "output"), ("splits", "split")):
+        if key in fields:
+            _declaration_lines(fields[key], key, keyword, statements, file)
+    if "initial" in fields:
+        _initial_values(fields["initial"], statements)
+    if "shapes" in fields:
+        node = fields["shapes"]
+        if not isinstance(node, yaml.MappingNode):
+            raise CascadeError("shapes must be a mapping like {M0: 256}", line=_node_line(node))
+        for key_node, value_node in node.value:
+            rank = str(_construct(key_node))
+            value = check_shape(rank, _construct(value_node), line=_node_line(value_node))
+            statements.shapes.append((rank, value, _node_line(value_node)))
+    if "stream" in fields:
+        node = fields["stream"]
+        statements.streams.append((_text_of(node, "stream"), _node_line(node)))
+
+    name = _text_of(fields["name"], "name")
+    meta = {k: _text_of(fields[k], k) if k in fields else "" for k in ("title", "source",
+                                                                       "description")}
+    return build_cascade(statements, name=name, file=file, **meta)
+
+
+def _initial_values(node: yaml.Node, statements: Statements) -> None:
+    if not isinstance(node, yaml.MappingNode):
+        raise CascadeError("initial must be a mapping like {RM: -inf}", line=_node_line(node))
+    defined = {e.name: e for e in statements.einsums}
+    for key_node, value_node in node.value:
+        tensor = str(_construct(key_node))
+        line = _node_line(value_node)
+        value = _number(_construct(value_node), f"initial value of {tensor}", line)
+        e = defined.get(tensor)
+        if e is None:
+            raise CascadeError(f"initial value given for {tensor}, which no Einsum defines",
+                               line=line)
+        ref = type(e.output)(tensor, tuple(Zero() if isinstance(i, Next) else i
+                                           for i in e.output.indices))
+        statements.initial.append((ref, value, line))
+
+
+# ----- files and the library
+
+
+def library_names() -> tuple[str, ...]:
+    """Names of the cascades shipped in ``einsum/library``."""
+    folder = resources.files("einsum").joinpath("library")
+    return tuple(sorted(p.name[: -len(".yaml")] for p in folder.iterdir()
+                        if p.name.endswith(".yaml")))
+
+
+def load_file(path: str | Path) -> Cascade:
+    """Load a ``.yaml``/``.yml`` wrapper or a text-form cascade file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise CascadeError(f"cannot read the file: {reason}", file=str(path)) from None
+    if path.suffix in (".yaml", ".yml"):
+        return load_yaml_text(text, file=str(path))
+    from ._parser import parse_text
+
+    return parse_text(text, name=path.stem, file=str(path))
+
+
+def load(name_or_path: str | Path) -> Cascade:
+    """A library cascade by name, or a cascade file by path."""
+    name = str(name_or_path)
+    if name in library_names():
+        resource = resources.files("einsum").joinpath("library", f"{name}.yaml")
+        return load_yaml_text(resource.read_text(encoding="utf-8"),
+                              file=f"einsum/library/{name}.yaml")
+    path = Path(name)
+    if path.exists():
+        return load_file(path)
+    raise CascadeError(f"no library cascade or file named {name!r}; library: "
+                       f"{', '.join(library_names())}")
+

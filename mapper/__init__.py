@@ -1,0 +1,1 @@
+"""mapper: to come (see the open issues)."""
