@@ -1,0 +1,85 @@
+"""Numerical check of an attention cascade against exact softmax attention.
+
+>>> from einsum import load
+>>> all(r.passed for r in check_attention(load("one_pass")))
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._errors import CascadeError
+from ._execute import execute
+from ._ir import Cascade
+from ._validate import validate
+
+__all__ = ["CHECK_SHAPES", "CheckResult", "check_attention", "exact_attention"]
+
+TOLERANCE = 1e-9
+
+# (E, F, M, P, tile): tiles that divide M, that do not, and one larger than M.
+CHECK_SHAPES = (
+    (8, 8, 64, 16, 16),
+    (4, 6, 37, 5, 8),
+    (16, 8, 100, 7, 32),
+    (3, 2, 1, 1, 4),
+    (6, 6, 9, 12, 9),
+)
+
+_SIGNATURE = {"Q": ("E", "P"), "K": ("E", "M"), "V": ("F", "M")}
+
+
+def exact_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``softmax(Q^T K) V`` written directly: AV[f,p] from Q[e,p], K[e,m], V[f,m]."""
+    scores = q.T @ k  # [p, m]
+    scores = scores - scores.max(axis=1, keepdims=True)
+    weights = np.exp(scores)
+    weights /= weights.sum(axis=1, keepdims=True)
+    return (weights @ v.T).T
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    shapes: dict[str, int]
+    relative_error: float
+
+    @property
+    def passed(self) -> bool:
+        return self.relative_error <= TOLERANCE
+
+
+def _require_attention(cascade: Cascade) -> None:
+    layout = validate(cascade)
+    found = {name: layout.ranks[name] for name in layout.inputs}
+    outputs = {name: layout.ranks[name] for name in layout.outputs}
+    if found != _SIGNATURE or outputs != {"AV": ("F", "P")}:
+        raise CascadeError(f"check needs inputs Q[e,p], K[e,m], V[f,m] and output AV[f,p]; "
+                           f"{cascade.name} has inputs {sorted(found)} and outputs "
+                           f"{sorted(outputs)}", file=cascade.file)
+
+
+def check_attention(cascade: Cascade, *, seed: int = 0,
+                    shapes: tuple[tuple[int, int, int, int, int], ...] = CHECK_SHAPES,
+                    ) -> list[CheckResult]:
+    """Run ``cascade`` on random Q, K, V of each shape and compare with exact attention.
+
+    Scores are scaled to span tens of units so that an unsafe softmax would overflow.
+    """
+    _require_attention(cascade)
+    rng = np.random.default_rng(seed)
+    results = []
+    for e, f, m, p, tile in shapes:
+        q = rng.normal(scale=2.0, size=(e, p))
+        k = rng.normal(scale=2.0, size=(e, m))
+        v = rng.normal(size=(f, m))
+        extra = {split.inner: tile for split in cascade.splits}
+        got = execute(cascade, {"Q": q, "K": k, "V": v}, shapes=extra)["AV"]
+        want = exact_attention(q, k, v)
+        error = float(np.max(np.abs(got - want)) / np.max(np.abs(want)))
+        if not np.isfinite(error):
+            error = float("inf")
+        results.append(CheckResult({"E": e, "F": f, "M": m, "P": p, **extra}, error))
+    return results
