@@ -3,7 +3,9 @@
 Passes follow FuseMax's definition: a full reduction over the streamed rank M (a tensor
 with no M rank that depends on every m) consumed by a later Einsum that iterates over M is
 a pass boundary; passes = 1 + the most boundaries on any dependency chain. Tile-rank
-reductions (over m0) and recurrences over an iterative rank are no boundary.
+reductions (over m0) and recurrences over an iterative rank are no boundary. With a split
+``M -> M1, M0`` the walked ranks are M and M1: a tensor that has neither but depends on
+every m1 (a reduction over m1, or the upper-bound read ``RNV[M1,f,p]``) is a full one.
 
 >>> from einsum import load
 >>> passes(load("three_pass")), passes(load("two_pass_online")), passes(load("fusemax"))
@@ -40,7 +42,7 @@ def _iteration_ranks(e: Einsum) -> set[str]:
 
 def _pass_facts(cascade: Cascade, layout: Layout) -> tuple[dict[str, int], dict[str, bool],
                                                             dict[str, list[str]]]:
-    stream = layout.stream_ranks(cascade.stream)
+    stream = layout.walked_ranks(cascade.stream)
 
     def summary_read(ref: Ref) -> bool:
         bound = any(isinstance(i, Bound) and i.rank in stream for i in ref.indices)
@@ -193,7 +195,7 @@ class Analysis:
 
 def _live_state(cascade: Cascade, layout: Layout, levels: dict[str, int],
                 shapes: Mapping[str, int]) -> dict[str, object]:
-    stream = layout.stream_ranks(cascade.stream)
+    stream = layout.walked_ranks(cascade.stream)
     carried, resident, buffered = [], [], []
     names: dict[str, list[str]] = {"carried": [], "resident": [], "buffered": []}
     for tensor, rank in layout.iterative.items():

@@ -29,7 +29,9 @@ class CascadeError(ValueError):
         )
 
     def __str__(self) -> str:
-        where = self.file if self.file is not None else "<cascade>"
+        if self.file is None and self.line is None:
+            return self.message
+        where = self.file if self.file is not None else "<text>"
         if self.line is not None:
             where = f"{where}:{self.line}"
         return f"{where}: {self.message}"

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from ._errors import CascadeError
-from ._ir import Cascade, Initial, Next, Var, Zero
+from ._ir import Cascade, Initial, Next, Zero
 from ._parser import Statements, parse_statements
 from ._validate import validate
 

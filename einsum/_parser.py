@@ -122,7 +122,9 @@ class _Line:
     def rank(self) -> str:
         token = self.take()
         if token.kind != "name" or not _RANK.match(token.text):
-            raise CascadeError(f"expected a rank name (upper case, like M1) but found {token.text!r}")
+            raise CascadeError(
+                f"expected a rank name (upper case, like M1) but found {token.text!r}"
+            )
         return token.text
 
     def index(self) -> Index:

@@ -51,6 +51,16 @@ class Layout:
                 seen.setdefault(r, None)
         return tuple(seen)
 
+    def walked_ranks(self, stream: str) -> frozenset[str]:
+        """Ranks of ``stream`` walked in sequence: all but the tiles of its splits.
+
+        With ``M -> M1, M0`` the tiles m1 follow one another while the keys m0 of one
+        tile are resident together, so a reduction over m0 waits for no later data.
+        """
+        ranks = self.stream_ranks(stream)
+        return ranks - {inner for whole, (_outer, inner) in self.splits.items()
+                        if whole in ranks}
+
     def stream_ranks(self, stream: str) -> frozenset[str]:
         """``stream`` and every rank it splits into, transitively."""
         found, todo = set(), [stream]
