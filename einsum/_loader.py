@@ -202,7 +202,11 @@ def _load_yaml(text: str, file: str | None) -> Cascade:
 
     body = fields["cascade"]
     text_body = _text_of(body, "cascade")
-    first = body.start_mark.line + (2 if getattr(body, "style", None) in "|>" else 1)
+    style = body.style if isinstance(body, yaml.ScalarNode) else None
+    if style == ">":
+        raise CascadeError("the cascade must be a literal block ('cascade: |'), not folded "
+                           "('>'), so that each Einsum keeps its own line", line=_node_line(body))
+    first = body.start_mark.line + (2 if style == "|" else 1)
     statements = parse_statements(text_body, file=file, first_line=first)
 
     for key, keyword in (("inputs", "input"), ("outputs", "output"), ("splits", "split")):
