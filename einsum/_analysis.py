@@ -1,5 +1,9 @@
 """Analysis of a cascade: passes, op counts, footprints and live on-chip state.
 
+Ops are counted per point of an Einsum's iteration space: ``a*b`` summed over a reduced
+rank, or ``a*b + c``, is one MAC; ``exp(a - b)`` is one exp; every other operator is one
+op of its kind (a subtraction is an add).
+
 Passes follow FuseMax's definition: a full reduction over the streamed rank M (a tensor
 with no M rank that depends on every m) consumed by a later Einsum that iterates over M is
 a pass boundary; passes = 1 + the most boundaries on any dependency chain. Tile-rank
@@ -88,7 +92,12 @@ def _count_expr(expr: Expr, points: int, counts: Counter[str]) -> None:
     if not isinstance(expr, Op):
         return
     args = list(expr.args)
-    if expr.name == "+" and any(isinstance(a, Op) and a.name == "*" for a in args):
+    if expr.name == "exp" and isinstance(args[0], Op) and args[0].name == "-":
+        # exp(a - b) is one exp: the subtraction is the range reduction's own add
+        # (FuseMax's exp is 6 MAC + 1 add; FLAT's exp unit takes the difference).
+        counts["exp"] += points
+        args = list(args[0].args)
+    elif expr.name == "+" and any(isinstance(a, Op) and a.name == "*" for a in args):
         product = next(a for a in args if isinstance(a, Op) and a.name == "*")
         assert isinstance(product, Op)
         counts["mac"] += points  # a*b + c is one multiply-accumulate
