@@ -25,6 +25,7 @@ from ._ir import (
     TensorDecl,
     Var,
     Zero,
+    rank_of,
 )
 from ._loader import library_names, load, load_file, load_yaml_text
 from ._models import Model, model, model_names
@@ -67,6 +68,7 @@ __all__ = [
     "parse_text",
     "pass_levels",
     "passes",
+    "rank_of",
     "resolve_shapes",
     "to_text",
     "to_yaml",
