@@ -66,8 +66,12 @@ class Unit:
     ops: dict[str, OpCost]
     register_file: RegisterFile
     area_um2_per_pe: float
+    systolic: bool = False
+    """Operands hop between neighbouring PEs; only results touch the register file."""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.systolic, bool):
+            raise CascadeError(f"unit {self.name}: systolic must be true or false")
         if len(self.shape) not in (1, 2):
             raise CascadeError(f"unit {self.name}: shape must have 1 or 2 axes, not {self.shape}")
         for size in self.shape:

@@ -399,7 +399,6 @@ def evaluate(cascade: Cascade, arch: Architecture, mapping: Mapping,
 
     reports: dict[str, EinsumReport] = {}
     energy: dict[str, float] = {}
-    rf_reads = rf_writes = 0.0
     for cost, e in zip(analysis.einsums, cascade.einsums, strict=True):
         if not cost.ops:
             continue
@@ -423,13 +422,12 @@ def evaluate(cascade: Cascade, arch: Architecture, mapping: Mapping,
         reports[e.name] = EinsumReport(e.name, unit_name, temporal * cycles_per_point,
                                        cost.points * cycles_per_point, dict(cost.ops),
                                        ctx.stage_of[e.name])
-        # Every point writes its result to the PE's register file and reads its operands
-        # there, except operands streamed in from the global buffer.
+        # Every point writes (or accumulates) its result in the PE's register file; a PE of
+        # a non-systolic array also reads its operands there.
         rf = unit.register_file
+        reads = 0 if unit.systolic else cost.points * len(e.refs)
         energy[f"{unit_name}.rf"] = energy.get(f"{unit_name}.rf", 0.0) + instances * (
-            cost.points * rf.write_pj + cost.points * len(e.refs) * rf.read_pj)
-        rf_writes += cost.points
-        rf_reads += cost.points * len(e.refs)
+            cost.points * rf.write_pj + reads * rf.read_pj)
 
     plans = _plans(ctx)
     traffic, traffic_by_stage = _dram_traffic(ctx, plans)
