@@ -1,0 +1,275 @@
+"""``cascade reproduce fusemax``: the FuseMax study from (cascade, architecture, mapping).
+
+Runs the five configurations for every model and length, the end-to-end layer (attention
+plus six linear layers) and the array-size sweep, and writes CSV files, PNG plots and a
+summary with the paper's published numbers beside ours.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from einsum import CascadeError, load, model, parse_text
+from mapper import architecture, mapping_from_dict, study
+from sim import Report, evaluate
+
+__all__ = ["published", "reproduce_fusemax", "run_fusemax_study"]
+
+_SHOWN = {"unfused": "Unfused", "flat": "FLAT", "cascade": "+Cascade",
+          "architecture": "+Architecture", "binding": "+Binding"}
+
+
+def published() -> dict[tuple[str, str, int], dict[str, float]]:
+    """The artifact's published attention results, keyed by (configuration, model, length)."""
+    text = resources.files("mapper").joinpath("studies", "fusemax_published.csv").read_text()
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    return {(r["configuration"], r["model"], int(r["seq_len"])):
+            {k: float(v) for k, v in r.items() if k not in ("configuration", "model", "seq_len")}
+            for r in rows}
+
+
+def _points(spec: dict[str, Any]) -> Iterator[tuple[str, int]]:
+    for name in spec["models"]:
+        for seq in spec["sequence_lengths"]:
+            yield name, seq
+
+
+def _attention(spec: dict[str, Any], tick: Callable[[], None]) -> dict[tuple[str, str, int],
+                                                                     Report]:
+    results = {}
+    for config in spec["configurations"]:
+        cascade, arch = load(config["cascade"]), architecture(config["architecture"])
+        mapping = mapping_from_dict(config["mapping"])
+        for name, seq in _points(spec):
+            preset = model(name)
+            results[config["name"], name, seq] = evaluate(
+                cascade, arch, mapping, preset.shapes(seq), batch=preset.batch,
+                heads=preset.heads)
+            tick()
+    return results
+
+
+def _linear(spec: dict[str, Any], arch_name: str, name: str, seq: int,
+            cache: dict[tuple[str, int, int, int], Report]) -> tuple[float, float]:
+    """Seconds and joules of the six linear layers of one layer."""
+    e2e = spec["end_to_end"]
+    cascade = parse_text(e2e["cascade"], name="linear")
+    mapping = mapping_from_dict(e2e["mapping"])
+    preset = model(name)
+    seconds = joules = 0.0
+    for layer in e2e["linear_layers"]:
+        k, n = getattr(preset, layer["k"]), getattr(preset, layer["n"])
+        key = (arch_name, k, n, preset.batch * seq)
+        if key not in cache:
+            cache[key] = evaluate(cascade, architecture(arch_name), mapping,
+                                  {"K": k, "N": n, "T": preset.batch * seq})
+        seconds += cache[key].seconds
+        joules += cache[key].energy_j
+    return seconds, joules
+
+
+def run_fusemax_study(tick: Callable[[], None] = lambda: None) -> dict[str, Any]:
+    """Every number of the study, as plain rows (no files written)."""
+    spec = study("fusemax")
+    attention = _attention(spec, tick)
+    paper = published()
+    rows = []
+    for (config, name, seq), r in attention.items():
+        base = {"unfused": attention["unfused", name, seq], "flat": attention["flat", name, seq]}
+        pub = paper.get((config, name, seq), {})
+        row: dict[str, Any] = {
+            "configuration": config, "model": name, "seq_len": seq,
+            "cycles": r.cycles, "latency_s": r.seconds, "energy_j": r.energy_j,
+            "dram_bytes": r.dram_bytes, "util_2d": r.utilisation["array2d"],
+            "util_1d": r.utilisation["array1d"],
+        }
+        for b, other in base.items():
+            row[f"speedup_vs_{b}"] = other.seconds / r.seconds
+            row[f"energy_vs_{b}"] = r.energy_j / other.energy_j
+        for key in ("latency_s", "energy_j", "dram_bytes", "util_2d", "util_1d"):
+            row[f"published_{key}"] = pub.get(key, "")
+        for b in base:
+            ref = paper.get((b, name, seq))
+            if pub and ref:
+                row[f"published_speedup_vs_{b}"] = ref["latency_s"] / pub["latency_s"]
+                row[f"published_energy_vs_{b}"] = pub["energy_j"] / ref["energy_j"]
+        rows.append(row)
+
+    cache: dict[tuple[str, int, int, int], Report] = {}
+    e2e_rows = []
+    for config in spec["configurations"]:
+        for name, seq in _points(spec):
+            seconds, joules = _linear(spec, config["architecture"], name, seq, cache)
+            att = attention[config["name"], name, seq]
+            e2e_rows.append({"configuration": config["name"], "model": name, "seq_len": seq,
+                             "attention_s": att.seconds, "linear_s": seconds,
+                             "latency_s": att.seconds + seconds,
+                             "energy_j": att.energy_j + joules})
+            tick()
+    by_key = {(r["configuration"], r["model"], r["seq_len"]): r for r in e2e_rows}
+    for r in e2e_rows:
+        flat = by_key["flat", r["model"], r["seq_len"]]
+        r["speedup_vs_flat"] = flat["latency_s"] / r["latency_s"]
+        r["energy_vs_flat"] = r["energy_j"] / flat["energy_j"]
+
+    sweep = spec["area_sweep"]
+    configs = {c["name"]: c for c in spec["configurations"]}
+    area_rows = []
+    for config_name in sweep["configurations"]:
+        config = configs[config_name]
+        cascade = load(config["cascade"])
+        mapping = mapping_from_dict(config["mapping"])
+        for size in sweep["array_sizes"]:
+            arch = architecture(config["architecture"], array=size)
+            for name in spec["models"]:
+                preset = model(name)
+                r = evaluate(cascade, arch, mapping, preset.shapes(sweep["sequence_length"]),
+                             batch=preset.batch, heads=preset.heads)
+                area_rows.append({"configuration": config_name, "array": size, "model": name,
+                                  "area_mm2": arch.area_mm2, "latency_s": r.seconds,
+                                  "util_2d": r.utilisation["array2d"],
+                                  "util_1d": r.utilisation["array1d"]})
+                tick()
+
+    def mean(rows_: list[dict[str, Any]], key: str, config: str = "binding") -> float:
+        return statistics.fmean(r[key] for r in rows_ if r["configuration"] == config)
+
+    headline = spec["headline"]
+    summary = {
+        "attention_speedup_vs_flat": mean(rows, "speedup_vs_flat"),
+        "attention_energy_vs_flat": mean(rows, "energy_vs_flat"),
+        "end_to_end_speedup_vs_flat": mean(e2e_rows, "speedup_vs_flat"),
+        "end_to_end_energy_vs_flat": mean(e2e_rows, "energy_vs_flat"),
+        "published": headline,
+        "published_recomputed": {
+            "attention_speedup_vs_flat": mean(rows, "published_speedup_vs_flat"),
+            "attention_energy_vs_flat": mean(rows, "published_energy_vs_flat"),
+        },
+        "bert_1k_binding": {k: rows_by(rows, "binding", "bert", 1024)[k]
+                            for k in ("cycles", "latency_s", "util_2d", "util_1d", "energy_j")},
+        "flat_util_2d": {name: rows_by(rows, "flat", name, 1024)["util_2d"]
+                         for name in spec["models"]},
+    }
+    return {"attention": rows, "end_to_end": e2e_rows, "area_sweep": area_rows,
+            "summary": summary}
+
+
+def rows_by(rows: list[dict[str, Any]], config: str, name: str, seq: int) -> dict[str, Any]:
+    return next(r for r in rows if (r["configuration"], r["model"], r["seq_len"])
+                == (config, name, seq))
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    keys: dict[str, None] = {}
+    for r in rows:
+        keys.update(dict.fromkeys(r))
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(keys))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _plots(out: Path, result: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result["attention"]
+    spec = study("fusemax")
+    models, seqs = spec["models"], spec["sequence_lengths"]
+    for metric, label, name in (("speedup_vs_flat", "speedup over FLAT", "speedup_vs_flat"),
+                                ("energy_vs_flat", "energy relative to FLAT",
+                                 "energy_vs_flat")):
+        fig, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 3.4), sharey=True)
+        for ax, m in zip(axes, models, strict=True):
+            for config in ("cascade", "architecture", "binding"):
+                ours = [rows_by(rows, config, m, s)[metric] for s in seqs]
+                paper = [rows_by(rows, config, m, s).get(f"published_{metric}") for s in seqs]
+                line, = ax.plot(seqs, ours, marker="o", label=f"{_SHOWN[config]} (cascade)")
+                ax.plot(seqs, paper, linestyle="--", marker="x", color=line.get_color(),
+                        label=f"{_SHOWN[config]} (published)")
+            ax.set_xscale("log", base=2)
+            ax.set_title(m.upper())
+            ax.set_xlabel("sequence length")
+        axes[0].set_ylabel(label)
+        axes[-1].legend(fontsize=6)
+        fig.tight_layout()
+        fig.savefig(out / f"{name}.png", dpi=110)
+        plt.close(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
+    for ax, unit in zip(axes, ("util_2d", "util_1d"), strict=True):
+        for config in ("flat", "binding"):
+            for m in models:
+                ax.plot(seqs, [rows_by(rows, config, m, s)[unit] for s in seqs], marker="o",
+                        label=f"{_SHOWN[config]} {m}")
+        ax.set_xscale("log", base=2)
+        ax.set_title(f"{unit[-2:].upper()} utilisation")
+        ax.set_xlabel("sequence length")
+    axes[-1].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(out / "utilisation.png", dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for config in spec["area_sweep"]["configurations"]:
+        pts = [r for r in result["area_sweep"] if r["configuration"] == config
+               and r["model"] == "bert"]
+        ax.plot([r["area_mm2"] for r in pts], [r["latency_s"] for r in pts], marker="o",
+                label=_SHOWN[config])
+        for r in pts:
+            ax.annotate(str(r["array"]), (r["area_mm2"], r["latency_s"]), fontsize=6)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("array area (mm^2)")
+    ax.set_ylabel("BERT attention latency at 256K (s)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "area_latency.png", dpi=110)
+    plt.close(fig)
+
+
+def reproduce_fusemax(out: Path, *, force: bool = False, progress: bool | None = None,
+                      ) -> dict[str, Any]:
+    """Write the study into ``out`` (all or nothing) and return its summary."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise CascadeError(f"{out} exists and is not empty; pass --force to replace it")
+    show = sys.stderr.isatty() if progress is None else progress
+    total = 5 * 24 + 5 * 24 + 2 * 6 * 4
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if show:
+            bar = "#" * (30 * done[0] // total)
+            print(f"\r[{bar:<30}] {done[0]}/{total}", end="", file=sys.stderr, flush=True)
+
+    result = run_fusemax_study(tick)
+    if show:
+        print(file=sys.stderr)
+    parent = out.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".reproduce-", dir=parent))
+    try:
+        _write_csv(staging / "attention.csv", result["attention"])
+        _write_csv(staging / "end_to_end.csv", result["end_to_end"])
+        _write_csv(staging / "area_sweep.csv", result["area_sweep"])
+        (staging / "summary.json").write_text(json.dumps(result["summary"], indent=2) + "\n")
+        _plots(staging, result)
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return result["summary"]
