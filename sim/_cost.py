@@ -37,7 +37,7 @@ from einsum._validate import Layout
 from mapper._arch import Architecture
 from mapper._mapping import Mapping, Stage
 
-__all__ = ["EinsumReport", "MappingError", "Report", "evaluate"]
+__all__ = ["Compute", "EinsumReport", "MappingError", "Report", "einsum_compute", "evaluate"]
 
 
 class MappingError(CascadeError):
@@ -371,7 +371,47 @@ def _dram_traffic(ctx: _Context, plans: dict[int, _Plan]) -> tuple[dict[str, int
 # ----- the whole evaluation
 
 
-def _check_binding(ctx: _Context, e: Einsum) -> tuple[str, tuple[str, ...], tuple[int, ...]]:
+@dataclass(frozen=True)
+class Compute:
+    """One Einsum on one unit, per (batch, head)."""
+
+    cycles: int
+    busy: int
+    """PE-cycles of work (cycles if every PE were busy)."""
+    energy_pj: dict[str, float]
+
+
+def einsum_compute(e: Einsum, ops: MappingABC[str, int], points: int, arch: Architecture,
+                   unit_name: str, spatial: tuple[str, ...], sizes: MappingABC[str, int],
+                   mapping_name: str = "candidate") -> Compute:
+    """Cycles, busy PE-cycles and energy of ``e`` with ``spatial`` ranks on the unit's axes.
+
+    Every point writes (or accumulates) its result in the PE's register file; a PE of a
+    non-systolic array also reads its operands there.
+    """
+    unit = arch.units[unit_name]
+    for rank in spatial:
+        if rank not in sizes:
+            raise MappingError(f"mapping {mapping_name}: {e.name} maps unknown rank {rank} "
+                               f"onto {unit_name}")
+    cycles_per_point = 0
+    energy: dict[str, float] = {}
+    for kind, count in ops.items():
+        op = unit.ops.get(kind)
+        if op is None:
+            raise MappingError(f"mapping {mapping_name}: {e.name} needs {kind} but "
+                               f"{arch.name}'s {unit_name} cannot compute it "
+                               f"(it has {', '.join(unit.ops)})")
+        cycles_per_point += op.cycles * count // points
+        energy[f"{unit_name}.{kind}"] = count * op.energy_pj
+    rf = unit.register_file
+    reads = 0 if unit.systolic else points * len(e.refs)
+    energy[f"{unit_name}.rf"] = points * rf.write_pj + reads * rf.read_pj
+    temporal = _temporal_points(e, spatial, unit.shape[: len(spatial)], sizes)
+    return Compute(temporal * cycles_per_point, points * cycles_per_point, energy)
+
+
+def _check_binding(ctx: _Context, e: Einsum) -> tuple[str, tuple[str, ...]]:
     binding = ctx.mapping.bindings.get(e.name)
     if binding is None:
         raise MappingError(f"mapping {ctx.mapping.name} does not say where {e.name} runs")
@@ -383,7 +423,7 @@ def _check_binding(ctx: _Context, e: Einsum) -> tuple[str, tuple[str, ...], tupl
         raise MappingError(f"mapping {ctx.mapping.name}: {e.name} maps "
                            f"{len(binding.spatial)} ranks onto {binding.unit}, which has "
                            f"{len(unit.shape)} axis/axes")
-    return binding.unit, binding.spatial, unit.shape[: len(binding.spatial)]
+    return binding.unit, binding.spatial
 
 
 def evaluate(cascade: Cascade, arch: Architecture, mapping: Mapping,
@@ -402,32 +442,13 @@ def evaluate(cascade: Cascade, arch: Architecture, mapping: Mapping,
     for cost, e in zip(analysis.einsums, cascade.einsums, strict=True):
         if not cost.ops:
             continue
-        unit_name, spatial, axes = _check_binding(ctx, e)
-        unit = arch.units[unit_name]
-        for rank in spatial:
-            if rank not in sizes:
-                raise MappingError(f"mapping {mapping.name}: {e.name} maps unknown rank "
-                                   f"{rank} onto {unit_name}")
-        cycles_per_point = 0
-        for kind, count in cost.ops.items():
-            op = unit.ops.get(kind)
-            if op is None:
-                raise MappingError(f"mapping {mapping.name}: {e.name} needs {kind} but "
-                                   f"{arch.name}'s {unit_name} cannot compute it "
-                                   f"(it has {', '.join(unit.ops)})")
-            cycles_per_point += op.cycles * count // cost.points
-            energy[f"{unit_name}.{kind}"] = (energy.get(f"{unit_name}.{kind}", 0.0)
-                                             + count * op.energy_pj * instances)
-        temporal = _temporal_points(e, spatial, axes, sizes)
-        reports[e.name] = EinsumReport(e.name, unit_name, temporal * cycles_per_point,
-                                       cost.points * cycles_per_point, dict(cost.ops),
-                                       ctx.stage_of[e.name])
-        # Every point writes (or accumulates) its result in the PE's register file; a PE of
-        # a non-systolic array also reads its operands there.
-        rf = unit.register_file
-        reads = 0 if unit.systolic else cost.points * len(e.refs)
-        energy[f"{unit_name}.rf"] = energy.get(f"{unit_name}.rf", 0.0) + instances * (
-            cost.points * rf.write_pj + reads * rf.read_pj)
+        unit_name, spatial = _check_binding(ctx, e)
+        compute = einsum_compute(e, cost.ops, cost.points, arch, unit_name, spatial, sizes,
+                                 mapping.name)
+        reports[e.name] = EinsumReport(e.name, unit_name, compute.cycles, compute.busy,
+                                       dict(cost.ops), ctx.stage_of[e.name])
+        for key, pj in compute.energy_pj.items():
+            energy[key] = energy.get(key, 0.0) + pj * instances
 
     plans = _plans(ctx)
     traffic, traffic_by_stage = _dram_traffic(ctx, plans)
