@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from einsum import Cascade, CascadeError, library_names, load
@@ -19,6 +20,8 @@ from einsum._loader import check_shape
 from einsum._models import model, model_names
 from einsum._shapes import parse_shape_text
 from einsum._validate import validate
+from mapper import architecture, architecture_names
+from mapper._search import OBJECTIVES, search
 
 __all__ = ["main"]
 
@@ -38,7 +41,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="list library algorithms or model presets")
     listing.add_argument("what", nargs="?", default="algorithms",
-                         choices=("algorithms", "models"))
+                         choices=("algorithms", "architectures", "models"))
     listing.add_argument("--json", action="store_true")
 
     analysis = commands.add_parser("analyze", help="passes, op counts, footprints")
@@ -52,6 +55,26 @@ def _build_parser() -> argparse.ArgumentParser:
     checking.add_argument("cascade", metavar="ALGO|FILE")
     checking.add_argument("--seed", type=int, default=0)
     checking.add_argument("--json", action="store_true")
+
+    mapping = commands.add_parser("map", help="search the best mapping and report its cost")
+    mapping.add_argument("cascade", metavar="ALGO|FILE")
+    mapping.add_argument("--arch", required=True,
+                         help=f"architecture ({', '.join(architecture_names())})")
+    mapping.add_argument("--model", help=f"model preset ({', '.join(model_names())})")
+    mapping.add_argument("--seq", help="sequence length (M = P)")
+    mapping.add_argument("--shape", help="rank sizes, e.g. E=64,F=64,M=4096,P=4096")
+    mapping.add_argument("--objective", default="latency", choices=OBJECTIVES)
+    mapping.add_argument("--array", type=int, help="PEs per array axis")
+    mapping.add_argument("--buffer-mib", type=float, help="global buffer size in MiB")
+    mapping.add_argument("--bandwidth-gib-s", type=float, help="DRAM bandwidth in GiB/s")
+    mapping.add_argument("--clock-mhz", type=float, help="clock in MHz")
+    mapping.add_argument("--json", action="store_true")
+
+    reproducing = commands.add_parser("reproduce", help="reproduce a published study")
+    reproducing.add_argument("study", choices=("fusemax",))
+    reproducing.add_argument("--out", required=True, help="output folder")
+    reproducing.add_argument("--force", action="store_true", help="replace --out")
+    reproducing.add_argument("--json", action="store_true")
     return parser
 
 
@@ -107,7 +130,18 @@ def _print_analysis(a: Analysis) -> None:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "list":
         return _list(args)
+    if args.command == "reproduce":
+        from ._reproduce import reproduce_fusemax
+
+        summary = reproduce_fusemax(Path(args.out), force=args.force)
+        if args.json:
+            print(json.dumps(summary, indent=2))
+        else:
+            _print_reproduction(summary, args.out)
+        return 0
     cascade = load(args.cascade)
+    if args.command == "map":
+        return _map(args, cascade)
     if args.command == "analyze":
         shapes, batch, heads = _workload(args, cascade)
         result = analyze(cascade, shapes, batch=batch, heads=heads)
@@ -133,7 +167,70 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _map(args: argparse.Namespace, cascade: Cascade) -> int:
+    shapes, batch, heads = _workload(args, cascade)
+    changes = {k: v for k, v in (("array", args.array), ("buffer_mib", args.buffer_mib),
+                                 ("bandwidth_gib_s", args.bandwidth_gib_s),
+                                 ("clock_mhz", args.clock_mhz)) if v is not None}
+    arch = architecture(args.arch, **changes)
+    found = search(cascade, arch, shapes, batch=batch, heads=heads, objective=args.objective)
+    report = found.report
+    if args.json:
+        print(json.dumps({"mapping": found.mapping.to_dict(), "report": report.to_json(),
+                          "search": {"evaluated": found.evaluated, "pruned": found.pruned,
+                                     "seconds": found.seconds, "objective": args.objective},
+                          "runners_up": [{"mapping": c.mapping.to_dict(), "cycles": c.cycles,
+                                          "energy_j": c.energy_j} for c in found.runners_up]},
+                         indent=2))
+        return 0
+    print(f"{cascade.name} on {arch.name}: {report.cycles:,} cycles = {report.seconds:.6g} s, "
+          f"{report.energy_j:.6g} J, {report.dram_bytes:,} B from DRAM, "
+          f"area {report.area_mm2:.1f} mm^2")
+    print(f"searched {found.evaluated:,} mappings ({found.pruned:,} spatial bindings pruned) "
+          f"in {found.seconds:.2f} s, objective {args.objective}")
+    loops = " -> ".join(found.mapping.dram_loops) or "(none: everything on chip)"
+    print(f"DRAM loops {loops}; tiles {report.tiles or '-'}; "
+          f"buffer {report.buffer_bytes:,} of {report.buffer_capacity_bytes:,} B")
+    print()
+    print(f"{'einsum':<8} {'unit':<9} {'spatial':<10} {'cycles/head':>14}")
+    for e in report.einsums:
+        b = found.mapping.bindings[e.name]
+        print(f"{e.name:<8} {e.unit:<9} {','.join(b.spatial):<10} {e.cycles:>14,}")
+    print()
+    for unit, util in report.utilisation.items():
+        print(f"{unit}: {report.unit_cycles[unit]:,} busy cycles, utilisation {util:.4f}")
+    print("energy (J): " + ", ".join(f"{k} {v * 1e-12:.4g}"
+                                     for k, v in sorted(report.energy_pj.items())))
+    for c in found.runners_up:
+        print(f"runner-up: {c.cycles:,} cycles, {c.energy_j:.6g} J")
+    return 0
+
+
+def _print_reproduction(summary: dict[str, object], out: str) -> None:
+    paper = summary["published"]
+    assert isinstance(paper, dict)
+    print(f"wrote {out}/attention.csv, end_to_end.csv, area_sweep.csv, summary.json and plots")
+    for key in ("attention_speedup_vs_flat", "attention_energy_vs_flat",
+                "end_to_end_speedup_vs_flat", "end_to_end_energy_vs_flat"):
+        ours = summary[key]
+        assert isinstance(ours, float)
+        print(f"{key}: {ours:.3f} (published {paper[key]})")
+
+
 def _list(args: argparse.Namespace) -> int:
+    if args.what == "architectures":
+        rows = []
+        for name in architecture_names():
+            arch = architecture(name)
+            rows.append({"name": name, "title": arch.title, "clock_mhz": arch.clock_mhz,
+                         "units": {u.name: list(u.shape) for u in arch.units.values()},
+                         "buffer_bytes": arch.global_buffer.capacity_bytes})
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            for r in rows:
+                print(f"{r['name']:<9} {r['title']}")
+        return 0
     if args.what == "models":
         rows = [vars(model(n)) for n in model_names()]
         if args.json:

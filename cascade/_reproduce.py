@@ -195,7 +195,7 @@ def _plots(out: Path, result: dict[str, Any]) -> None:
             for config in ("cascade", "architecture", "binding"):
                 ours = [rows_by(rows, config, m, s)[metric] for s in seqs]
                 paper = [rows_by(rows, config, m, s).get(f"published_{metric}") for s in seqs]
-                line, = ax.plot(seqs, ours, marker="o", label=f"{_SHOWN[config]} (cascade)")
+                line, = ax.plot(seqs, ours, marker="o", label=f"{_SHOWN[config]} (this model)")
                 ax.plot(seqs, paper, linestyle="--", marker="x", color=line.get_color(),
                         label=f"{_SHOWN[config]} (published)")
             ax.set_xscale("log", base=2)

@@ -166,8 +166,15 @@ def search(cascade: Cascade, arch: Architecture, shapes: MappingABC[str, int], *
     best = scored[0]
     mapping = mapping_for(best[3], best[4])
     report = evaluate(cascade, arch, mapping, sizes, batch=batch, heads=heads)
-    runners = tuple(Candidate(mapping_for(s[3], s[4]), s[1], s[2]) for s in scored[1:keep + 1])
-    return SearchResult(mapping, report, runners, evaluated, pruned,
+    runners: list[Candidate] = []
+    seen = {repr(mapping.to_dict())}
+    for s in scored[1:]:
+        candidate = Candidate(mapping_for(s[3], s[4]), s[1], s[2])
+        key = repr(candidate.mapping.to_dict())
+        if key not in seen and len(runners) < keep:
+            seen.add(key)
+            runners.append(candidate)
+    return SearchResult(mapping, report, tuple(runners), evaluated, pruned,
                         time.perf_counter() - start)
 
 
