@@ -142,3 +142,27 @@ def test_console_script_main_job() -> None:
          "65536"], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "passes: 1" in done.stdout and "per query row: E + F + 2" in done.stdout
+
+
+def test_map_json(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(capsys, "map", "fusemax", "--arch", "fusemax", "--model", "bert",
+                           "--seq", "1024", "--json")
+    assert (status, err) == (0, "")
+    data = json.loads(out)
+    assert set(data) == {"mapping", "report", "search", "runners_up"}
+    assert data["report"]["cycles"] <= 1_892_352
+    assert set(data["report"]["utilisation"]) == {"array1d", "array2d"}
+    assert {"dram", "global_buffer", "array2d.mac"} <= set(data["report"]["energy_pj"])
+
+
+def test_map_with_a_smaller_array(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "map", "fusemax", "--arch", "fusemax", "--model", "bert",
+                         "--seq", "1024", "--array", "64", "--json")
+    assert status == 0 and json.loads(out)["report"]["area_mm2"] < 100
+
+
+def test_map_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(capsys, "map", "fusemax", "--arch", "tpu", "--model", "bert",
+                           "--seq", "1024")
+    assert (status, out) == (2, "")
+    assert err == "cascade: error: unknown architecture 'tpu'; known: flat, fusemax, unfused\n"

@@ -1,0 +1,58 @@
+"""``cascade reproduce fusemax`` end to end, through the command line."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from cascade._cli import main
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("repro") / "fusemax"
+    assert main(["reproduce", "fusemax", "--out", str(out)]) == 0
+    return out
+
+
+def test_files(study_dir: Path) -> None:
+    names = sorted(p.name for p in study_dir.iterdir())
+    assert names == ["area_latency.png", "area_sweep.csv", "attention.csv", "end_to_end.csv",
+                     "energy_vs_flat.png", "speedup_vs_flat.png", "summary.json",
+                     "utilisation.png"]
+    for png in study_dir.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_attention_rows_and_published_columns(study_dir: Path) -> None:
+    rows = list(csv.DictReader((study_dir / "attention.csv").open()))
+    assert len(rows) == 5 * 4 * 6
+    bert = next(r for r in rows if (r["configuration"], r["model"], r["seq_len"])
+                == ("binding", "bert", "1024"))
+    assert int(bert["cycles"]) == 1_892_352
+    assert float(bert["published_latency_s"]) == pytest.approx(float(bert["latency_s"]))
+
+
+def test_summary_headlines(study_dir: Path) -> None:
+    summary = json.loads((study_dir / "summary.json").read_text())
+    assert summary["attention_speedup_vs_flat"] == pytest.approx(6.7, rel=0.05)
+    assert summary["end_to_end_speedup_vs_flat"] == pytest.approx(5.3, rel=0.05)
+    assert summary["bert_1k_binding"]["cycles"] == 1_892_352
+    assert summary["flat_util_2d"] == {"bert": 0.125, "trxl": 0.125, "t5": 0.125, "xlm": 0.25}
+
+
+def test_area_sweep_trades_area_for_latency(study_dir: Path) -> None:
+    rows = [r for r in csv.DictReader((study_dir / "area_sweep.csv").open())
+            if r["configuration"] == "binding" and r["model"] == "bert"]
+    areas = [float(r["area_mm2"]) for r in rows]
+    latencies = [float(r["latency_s"]) for r in rows]
+    assert areas == sorted(areas) and latencies == sorted(latencies, reverse=True)
+
+
+def test_refuses_a_non_empty_folder(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reproduce", "fusemax", "--out", str(study_dir)]) == 2
+    assert capsys.readouterr().err == (f"cascade: error: {study_dir} exists and is not empty; "
+                                       "pass --force to replace it\n")
