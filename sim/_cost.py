@@ -253,12 +253,24 @@ def _between_passes(ctx: _Context) -> list[str]:
     return found
 
 
+def _accumulated(ctx: _Context, stages: frozenset[int],
+                 loops: tuple[str, ...]) -> list[tuple[str, tuple[str, ...], bool]]:
+    """Outputs reduced over a rank that a DRAM loop walks: their tile accumulates on chip."""
+    held = []
+    for e in ctx.cascade.einsums:
+        if ctx.stage_of.get(e.name) in stages and e.name in ctx.layout.outputs:
+            reduced = _related(ctx.layout, tuple(rank_of(v) for v in e.reduced_ranks))
+            if reduced & set(loops):
+                held.append((e.name, ctx.layout.ranks[e.name], False))
+    return held
+
+
 def _occupancy(ctx: _Context, stages: frozenset[int], loops: tuple[str, ...],
                tiles: dict[str, int]) -> dict[str, int]:
     stream = _related(ctx.layout, (ctx.cascade.stream,))
     return {t: math.prod(ctx.shapes[r] if whole and r in stream else ctx.extent(r, loops, tiles)
                          for r in ranks)
-            for t, ranks, whole in _resident(ctx, stages)}
+            for t, ranks, whole in [*_resident(ctx, stages), *_accumulated(ctx, stages, loops)]}
 
 
 def _plan(ctx: _Context, stages: frozenset[int]) -> _Plan:
@@ -362,7 +374,10 @@ def _dram_traffic(ctx: _Context, plans: dict[int, _Plan]) -> tuple[dict[str, int
             add(source, stage, ctx.words(layout.ranks[source]) * share(source))
     for e in cascade.einsums:
         if e.name in layout.outputs:
-            add(e.name, ctx.stage_of[e.name], ctx.words(layout.ranks[e.name]))
+            # A DRAM loop over a rank the output does not have, outside one it has, sends
+            # partial results out and back: written once per visit, read back on revisits.
+            visits = ctx.refetch(layout.ranks[e.name], plans[ctx.stage_of[e.name]])
+            add(e.name, ctx.stage_of[e.name], ctx.words(layout.ranks[e.name]) * (2 * visits - 1))
         elif e.name in placement and any(t == e.name for t, _k in seen):
             add(e.name, ctx.stage_of[e.name], ctx.words(layout.ranks[e.name]) * share(e.name))
     return by_tensor, by_stage

@@ -77,8 +77,8 @@ def test_golden_energy_and_traffic() -> None:
     r = run("binding", "bert", 1024)
     assert r.energy_j == pytest.approx(2.0916623, rel=1e-6)
     f = run("flat", "bert", 262144)
-    assert f.spilled == {"QK": pytest.approx(0.87537, rel=1e-4),
-                         "SN": pytest.approx(0.87537, rel=1e-4)}
+    assert f.spilled == {"QK": pytest.approx(0.875492, rel=1e-5),
+                         "SN": pytest.approx(0.875492, rel=1e-5)}
 
 
 # ----- physics: parameters move results the way they should
