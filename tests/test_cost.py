@@ -159,7 +159,7 @@ def test_missing_binding_and_unknown_unit() -> None:
     data = _with("binding")
     bindings = dict(data["bindings"])  # type: ignore[call-overload]
     del bindings["AV"]
-    with pytest.raises(MappingError, match="^mapping binding does not say where AV runs$"):
+    with pytest.raises(MappingError, match=r"^mapping binding does not say where AV runs$"):
         evaluate(load("fusemax"), architecture("fusemax"),
                  mapping_from_dict({**data, "bindings": bindings}), model("bert").shapes(1024))
     bindings["AV"] = {"unit": "gpu", "spatial": ["P"]}
@@ -187,8 +187,8 @@ def test_mapping_validation(change: dict[str, object], message: str) -> None:
 
 
 def test_architecture_validation() -> None:
-    with pytest.raises(CascadeError, match="^array must be a positive whole number, not 0$"):
+    with pytest.raises(CascadeError, match=r"^array must be a positive whole number, not 0$"):
         architecture("fusemax", array=0)
-    with pytest.raises(CascadeError, match="^unknown architecture 'tpu'; known: flat, "
-                                           "fusemax, unfused$"):
+    with pytest.raises(CascadeError, match=r"^unknown architecture 'tpu'; known: flat, "
+                                           r"fusemax, unfused$"):
         architecture("tpu")

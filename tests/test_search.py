@@ -53,7 +53,7 @@ def test_flat_hardware_cannot_run_exp_on_its_2d_array() -> None:
 
 
 def test_unknown_objective() -> None:
-    with pytest.raises(MappingError, match="^objective must be one of latency, energy, edp, "
-                                           "not 'speed'$"):
+    with pytest.raises(MappingError, match=r"^objective must be one of latency, energy, edp, "
+                                           r"not 'speed'$"):
         search(load("fusemax"), architecture("fusemax"), model("bert").shapes(1024),
                objective="speed")
