@@ -41,6 +41,10 @@ def _check_initial_form(statements: Statements) -> None:
         if e is None:
             raise CascadeError(f"initial value given for {ref.tensor}, which no Einsum defines",
                                line=line)
+        if not any(isinstance(i, Next) for i in e.output.indices):
+            raise CascadeError(f"initial value given for {ref.tensor}, which is not an "
+                               f"iterative tensor (its definition {e.output} has no var+1 "
+                               "index)", line=line)
         want = tuple(Zero() if isinstance(i, Next) else i for i in e.output.indices)
         if ref.indices != want:
             shown = ",".join(str(i) for i in want)
@@ -102,7 +106,8 @@ def _node_line(node: yaml.Node) -> int:
 
 def _check_tags(node: yaml.Node) -> None:
     if node.tag not in _SAFE_TAGS:
-        raise CascadeError(f"YAML tag {node.tag!r} is not allowed (only plain data)",
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        raise CascadeError(f"YAML tag {tag} is not allowed (only plain data)",
                            line=_node_line(node))
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:

@@ -228,10 +228,14 @@ def _validate(cascade: Cascade) -> Layout:
         for ref in e.refs:
             _check_read(ref, ranks[ref.tensor], iterative, splits, e.line)
             if ref.tensor == e.name and not _is_previous_step(ref, iterative):
+                if e.name not in iterative:
+                    raise _fail(f"{e.name} reads itself but has no iterative rank; a "
+                                f"recurrence is written like {e.name}[m+1,...] = "
+                                f"f({e.name}[m,...])", e.line)
                 previous = ",".join(i.name if isinstance(i, Var | Next) else str(i)
                                     for i in e.output.indices)
                 raise _fail(f"{e.name} reads itself at {ref}; only the previous step "
-                            f"{e.name}[{previous}] of an iterative rank may be read", e.line)
+                            f"{e.name}[{previous}] may be read", e.line)
         _check_reduction(e)
 
     initial = {}
