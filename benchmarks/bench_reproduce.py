@@ -5,12 +5,12 @@ Usage: python benchmarks/bench_reproduce.py [OUT.json]
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _report import emit
 
 from cascade._reproduce import reproduce_fusemax, run_fusemax_study
 
@@ -31,10 +31,7 @@ def main() -> None:
         "target_seconds": 10,
         "attention_speedup_vs_flat": summary["attention_speedup_vs_flat"],
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if len(sys.argv) > 1:
-        Path(sys.argv[1]).write_text(text + "\n")
+    emit(result)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,9 @@ Usage: python benchmarks/bench_search.py [OUT.json]
 
 from __future__ import annotations
 
-import json
-import sys
 import time
-from pathlib import Path
+
+from _report import emit
 
 from einsum import load, model, parse_text
 from mapper import architecture
@@ -46,10 +45,7 @@ def main() -> None:
                             "mappings_per_second": round(whole / whole_seconds)},
         "target_per_second_per_core": 1_000_000,
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if len(sys.argv) > 1:
-        Path(sys.argv[1]).write_text(text + "\n")
+    emit(result)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ Everything comes from (cascade, architecture, mapping, workload) data:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
@@ -85,19 +86,9 @@ class Report:
         return sum(self.energy_pj.values()) * 1e-12
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "cascade": self.cascade, "architecture": self.architecture,
-            "mapping": self.mapping, "shapes": self.shapes, "instances": self.instances,
-            "cycles": self.cycles, "seconds": self.seconds,
-            "compute_cycles": self.compute_cycles, "dram_cycles": self.dram_cycles,
-            "utilisation": self.utilisation, "unit_cycles": self.unit_cycles,
-            "dram_bytes": self.dram_bytes, "dram_bytes_by_tensor": self.dram_bytes_by_tensor,
-            "buffer_bytes": self.buffer_bytes,
-            "buffer_capacity_bytes": self.buffer_capacity_bytes,
-            "tiles": self.tiles, "spilled": self.spilled,
-            "energy_pj": self.energy_pj, "energy_j": self.energy_j, "area_mm2": self.area_mm2,
-            "einsums": [vars(e) for e in self.einsums],
-        }
+        data = dataclasses.asdict(self)
+        data["energy_j"] = self.energy_j
+        return data
 
 
 # ----- ranks, views and placement
