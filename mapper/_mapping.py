@@ -37,10 +37,24 @@ _PLACEMENTS = ("dram", "spill")
 _MEMORY = ("overlapped", "per_stage")
 
 
+_OPERANDS = ("neighbours", "register_file")
+
+
 @dataclass(frozen=True)
 class Binding:
+    """Where an Einsum runs. ``operands`` says how PEs get their operands under this
+    dataflow: passed from neighbour to neighbour (systolic), or kept in the PE's register
+    file and read there every op (a stationary operand and the partial sum); None takes the
+    unit's default."""
+
     unit: str
     spatial: tuple[str, ...]
+    operands: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.operands is not None and self.operands not in _OPERANDS:
+            raise CascadeError(f"operands must be one of {', '.join(_OPERANDS)}, "
+                               f"not {self.operands!r}")
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,7 @@ class Mapping:
         return {
             "name": self.name,
             "bindings": {e: {"unit": b.unit, "spatial": list(b.spatial)}
+                         | ({"operands": b.operands} if b.operands else {})
                          for e, b in self.bindings.items()},
             "dram_loops": list(self.dram_loops),
             "tiles": dict(self.tiles),
@@ -109,7 +124,7 @@ def mapping_from_dict(data: dict[str, Any]) -> Mapping:
     """Validate and build a mapping from plain data (the inverse of ``to_dict``)."""
     try:
         name = data["name"]
-        bindings = {e: Binding(b["unit"], tuple(b["spatial"]))
+        bindings = {e: Binding(b["unit"], tuple(b["spatial"]), b.get("operands"))
                     for e, b in data.get("bindings", {}).items()}
         stages = []
         for entry in data.get("stages", []):

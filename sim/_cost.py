@@ -389,11 +389,12 @@ class Compute:
 
 def einsum_compute(e: Einsum, ops: MappingABC[str, int], points: int, arch: Architecture,
                    unit_name: str, spatial: tuple[str, ...], sizes: MappingABC[str, int],
-                   mapping_name: str = "candidate") -> Compute:
+                   mapping_name: str = "candidate", operands: str | None = None) -> Compute:
     """Cycles, busy PE-cycles and energy of ``e`` with ``spatial`` ranks on the unit's axes.
 
-    Every point writes (or accumulates) its result in the PE's register file; a PE of a
-    non-systolic array also reads its operands there.
+    Every point writes (or accumulates) its result in the PE's register file; when the
+    operands are kept in the register file (``operands="register_file"``, the default of a
+    non-systolic unit) every point also reads them there.
     """
     unit = arch.units[unit_name]
     for rank in spatial:
@@ -411,7 +412,8 @@ def einsum_compute(e: Einsum, ops: MappingABC[str, int], points: int, arch: Arch
         cycles_per_point += op.cycles * count // points
         energy[f"{unit_name}.{kind}"] = count * op.energy_pj
     rf = unit.register_file
-    reads = 0 if unit.systolic else points * len(e.refs)
+    systolic = unit.systolic if operands is None else operands == "neighbours"
+    reads = 0 if systolic else points * len(e.refs)
     energy[f"{unit_name}.rf"] = points * rf.write_pj + reads * rf.read_pj
     temporal = _temporal_points(e, spatial, unit.shape[: len(spatial)], sizes)
     return Compute(temporal * cycles_per_point, points * cycles_per_point, energy)
@@ -450,7 +452,7 @@ def evaluate(cascade: Cascade, arch: Architecture, mapping: Mapping,
             continue
         unit_name, spatial = _check_binding(ctx, e)
         compute = einsum_compute(e, cost.ops, cost.points, arch, unit_name, spatial, sizes,
-                                 mapping.name)
+                                 mapping.name, mapping.bindings[e.name].operands)
         reports[e.name] = EinsumReport(e.name, unit_name, compute.cycles, compute.busy,
                                        dict(cost.ops), ctx.stage_of[e.name])
         for key, pj in compute.energy_pj.items():

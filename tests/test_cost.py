@@ -72,6 +72,26 @@ def test_mean_speedup_over_flat_is_within_5_percent_of_published() -> None:
     assert statistics.fmean(ratios) == pytest.approx(6.7, rel=0.05)
 
 
+def test_mean_energy_over_flat_is_within_5_percent_of_published() -> None:
+    ratios = [run("binding", n, s).energy_j / run("flat", n, s).energy_j
+              for n in MODELS for s in SEQS]
+    assert statistics.fmean(ratios) == pytest.approx(0.79, rel=0.05)
+
+
+def test_register_file_dataflow_costs_two_reads_per_mac() -> None:
+    systolic = study_mapping("fusemax", "flat").to_dict()
+    for binding in systolic["bindings"].values():
+        binding.pop("operands", None)
+    ours = run("flat", "bert", 1024)
+    neighbours = evaluate(load("three_pass"), architecture("flat"), mapping_from_dict(systolic),
+                          model("bert").shapes(1024), batch=64, heads=12)
+    macs = ours.energy_pj["array2d.mac"] / 17.1645
+    rf = architecture("flat").units["array2d"].register_file
+    extra = ours.energy_pj["array2d.rf"] - neighbours.energy_pj["array2d.rf"]
+    assert extra == pytest.approx(2 * macs * rf.read_pj)
+    assert ours.cycles == neighbours.cycles
+
+
 def test_golden_energy_and_traffic() -> None:
     # Our own numbers, so that any change to the energy model is seen and explained.
     r = run("binding", "bert", 1024)
@@ -178,6 +198,8 @@ def test_missing_binding_and_unknown_unit() -> None:
         ({"tiles": {"P": -3}},
          "mapping binding: tile of P must be a positive whole number or 'auto', not -3"),
         ({"colour": "red"}, "mapping binding: unknown field(s) colour"),
+        ({"bindings": {"QK": {"unit": "array2d", "spatial": ["M0"], "operands": "magic"}}},
+         "operands must be one of neighbours, register_file, not 'magic'"),
     ],
 )
 def test_mapping_validation(change: dict[str, object], message: str) -> None:

@@ -40,6 +40,8 @@ def test_summary_headlines(study_dir: Path) -> None:
     summary = json.loads((study_dir / "summary.json").read_text())
     assert summary["attention_speedup_vs_flat"] == pytest.approx(6.7, rel=0.05)
     assert summary["end_to_end_speedup_vs_flat"] == pytest.approx(5.3, rel=0.05)
+    assert summary["attention_energy_vs_flat"] == pytest.approx(0.79, rel=0.05)
+    assert summary["end_to_end_energy_vs_flat"] == pytest.approx(0.83, rel=0.05)
     assert summary["bert_1k_binding"]["cycles"] == 1_892_352
     assert summary["flat_util_2d"] == {"bert": 0.125, "trxl": 0.125, "t5": 0.125, "xlm": 0.25}
 
