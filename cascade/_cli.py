@@ -199,6 +199,7 @@ def _map(args: argparse.Namespace, cascade: Cascade) -> int:
     print()
     for unit, util in report.utilisation.items():
         print(f"{unit}: {report.unit_cycles[unit]:,} busy cycles, utilisation {util:.4f}")
+    print("accesses: " + ", ".join(f"{k} {v:,.0f}" for k, v in sorted(report.accesses.items())))
     print("energy (J): " + ", ".join(f"{k} {v * 1e-12:.4g}"
                                      for k, v in sorted(report.energy_pj.items())))
     for c in found.runners_up:

@@ -78,6 +78,8 @@ class Report:
     tiles: dict[str, int]
     spilled: dict[str, float]
     energy_pj: dict[str, float]
+    accesses: dict[str, float]
+    """Actions per level: DRAM accesses, global-buffer rows, register-file reads/writes."""
     area_mm2: float
     einsums: tuple[EinsumReport, ...] = field(default=())
 
@@ -385,6 +387,8 @@ class Compute:
     busy: int
     """PE-cycles of work (cycles if every PE were busy)."""
     energy_pj: dict[str, float]
+    rf_reads: int
+    rf_writes: int
 
 
 def einsum_compute(e: Einsum, ops: MappingABC[str, int], points: int, arch: Architecture,
@@ -416,7 +420,7 @@ def einsum_compute(e: Einsum, ops: MappingABC[str, int], points: int, arch: Arch
     reads = 0 if systolic else points * len(e.refs)
     energy[f"{unit_name}.rf"] = points * rf.write_pj + reads * rf.read_pj
     temporal = _temporal_points(e, spatial, unit.shape[: len(spatial)], sizes)
-    return Compute(temporal * cycles_per_point, points * cycles_per_point, energy)
+    return Compute(temporal * cycles_per_point, points * cycles_per_point, energy, reads, points)
 
 
 def _check_binding(ctx: _Context, e: Einsum) -> tuple[str, tuple[str, ...]]:
@@ -447,6 +451,7 @@ def evaluate(cascade: Cascade, arch: Architecture, mapping: Mapping,
 
     reports: dict[str, EinsumReport] = {}
     energy: dict[str, float] = {}
+    accesses: dict[str, float] = {}
     for cost, e in zip(analysis.einsums, cascade.einsums, strict=True):
         if not cost.ops:
             continue
@@ -457,6 +462,9 @@ def evaluate(cascade: Cascade, arch: Architecture, mapping: Mapping,
                                        dict(cost.ops), ctx.stage_of[e.name])
         for key, pj in compute.energy_pj.items():
             energy[key] = energy.get(key, 0.0) + pj * instances
+        for key, count in ((f"{unit_name}.rf.reads", compute.rf_reads),
+                           (f"{unit_name}.rf.writes", compute.rf_writes)):
+            accesses[key] = accesses.get(key, 0) + count * instances
 
     plans = _plans(ctx)
     traffic, traffic_by_stage = _dram_traffic(ctx, plans)
@@ -465,13 +473,11 @@ def evaluate(cascade: Cascade, arch: Architecture, mapping: Mapping,
     bytes_per_cycle = arch.dram.bandwidth_bytes_per_s / arch.clock_hz
 
     stage_cycles = [_stage_cycles(ctx, stage, reports, sizes) for stage in mapping.stages]
+    compute = sum(stage_cycles) * instances
+    dram = math.ceil(dram_bytes_per_head * instances / bytes_per_cycle)
     if mapping.memory == "overlapped":
-        compute = sum(stage_cycles) * instances
-        dram = math.ceil(dram_bytes_per_head * instances / bytes_per_cycle)
         total = max(compute, dram)
     else:
-        compute = sum(stage_cycles) * instances
-        dram = math.ceil(dram_bytes_per_head * instances / bytes_per_cycle)
         total = sum(max(c * instances,
                         math.ceil(traffic_by_stage.get(i, 0) * word * instances / bytes_per_cycle))
                     for i, c in enumerate(stage_cycles))
@@ -483,13 +489,15 @@ def evaluate(cascade: Cascade, arch: Architecture, mapping: Mapping,
         unit_cycles[r.unit] += r.cycles * instances
         utilisation[r.unit] += r.busy_pe_cycles * instances / (arch.units[r.unit].pes * total)
 
-    dram_accesses = dram_bytes_per_head * instances * 8 / arch.dram.access_bits
-    energy["dram"] = dram_accesses * arch.dram.energy_pj_per_access
+    accesses["dram"] = dram_bytes_per_head * instances * 8 / arch.dram.access_bits
+    energy["dram"] = accesses["dram"] * arch.dram.energy_pj_per_access
     gb = arch.global_buffer
     fills = sum(w for t, w in traffic.items() if t in layout.inputs) * instances
-    energy["global_buffer"] = (fills / gb.row_values * gb.write_pj_per_row
-                               + _buffer_reads(ctx, reports, plans) * instances
-                               / gb.row_values * gb.read_pj_per_row)
+    accesses["global_buffer.row_writes"] = fills / gb.row_values
+    accesses["global_buffer.row_reads"] = (_buffer_reads(ctx, reports, plans) * instances
+                                           / gb.row_values)
+    energy["global_buffer"] = (accesses["global_buffer.row_writes"] * gb.write_pj_per_row
+                               + accesses["global_buffer.row_reads"] * gb.read_pj_per_row)
     buffer_words = max((sum(math.ceil(w * (1 - p.spilled.get(t, 0.0)))
                             for t, w in p.occupancy.items()) for p in plans.values()), default=0)
     tiles: dict[str, int] = {}
@@ -505,8 +513,8 @@ def evaluate(cascade: Cascade, arch: Architecture, mapping: Mapping,
         unit_cycles=unit_cycles, dram_bytes=dram_bytes_per_head * instances,
         dram_bytes_by_tensor={t: w * word * instances for t, w in traffic.items()},
         buffer_bytes=buffer_words * word, buffer_capacity_bytes=gb.capacity_bytes,
-        tiles=tiles, spilled=spilled, energy_pj=energy, area_mm2=arch.area_mm2,
-        einsums=tuple(reports.values()),
+        tiles=tiles, spilled=spilled, energy_pj=energy, accesses=accesses,
+        area_mm2=arch.area_mm2, einsums=tuple(reports.values()),
     )
 
 

@@ -214,3 +214,18 @@ def test_architecture_validation() -> None:
     with pytest.raises(CascadeError, match=r"^unknown architecture 'tpu'; known: flat, "
                                            r"fusemax, unfused$"):
         architecture("tpu")
+
+
+def test_energy_is_actions_times_energy_per_action() -> None:
+    r = run("binding", "bert", 4096)
+    arch = architecture("fusemax")
+    assert r.accesses["dram"] == r.dram_bytes / 8
+    assert r.energy_pj["dram"] == pytest.approx(r.accesses["dram"] * 249.6)
+    gb = arch.global_buffer
+    assert r.energy_pj["global_buffer"] == pytest.approx(
+        r.accesses["global_buffer.row_reads"] * gb.read_pj_per_row
+        + r.accesses["global_buffer.row_writes"] * gb.write_pj_per_row)
+    rf = arch.units["array1d"].register_file
+    assert r.energy_pj["array1d.rf"] == pytest.approx(
+        r.accesses["array1d.rf.reads"] * rf.read_pj + r.accesses["array1d.rf.writes"] * rf.write_pj)
+    assert r.accesses["array2d.rf.reads"] == 0  # systolic: operands come from neighbours
