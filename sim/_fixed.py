@@ -19,6 +19,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -92,9 +93,38 @@ class FixedType:
         return self.c_type()
 
 
+_FAST_BITS = 62
+
+
 def _objects(values: Iterable[int] | np.ndarray) -> np.ndarray:
     array = np.asarray(values, dtype=object)
     return array if array.ndim else array.reshape(())
+
+
+def _store(values: Iterable[int] | np.ndarray, bits: int) -> np.ndarray:
+    """int64 while every value provably fits 62 bits (fast), exact Python ints beyond."""
+    if bits <= _FAST_BITS:
+        return np.asarray(values).astype(np.int64)
+    return _objects(values)
+
+
+def _round(floor: np.ndarray, above: np.ndarray, tie: np.ndarray, inexact: np.ndarray,
+           negative: np.ndarray, mode: str) -> np.ndarray:
+    """Round ``floor + rest`` (0 <= rest < 1) to an integer: ``above``/``tie`` compare rest
+    with one half, ``inexact`` says rest > 0, ``negative`` the sign of the exact value."""
+    if mode == "TRN":
+        return floor
+    if mode == "TRN_ZERO":
+        up = negative & inexact
+    else:
+        up = {
+            "RND": above | tie,
+            "RND_MIN_INF": above,
+            "RND_ZERO": above | (tie & negative),
+            "RND_INF": above | (tie & ~negative),
+            "RND_CONV": above | (tie & ((floor & 1) == 1)),
+        }[mode]
+    return floor + up
 
 
 def _shift_right(raw: np.ndarray, shift: int, mode: str) -> np.ndarray:
@@ -102,20 +132,7 @@ def _shift_right(raw: np.ndarray, shift: int, mode: str) -> np.ndarray:
     floor = raw >> shift
     rest = raw - (floor << shift)
     half = 1 << (shift - 1)
-    negative = raw < 0
-    if mode == "TRN":
-        return floor
-    if mode == "TRN_ZERO":
-        return floor + (negative & (rest != 0))
-    above, tie = rest > half, rest == half
-    up = {
-        "RND": above | tie,
-        "RND_MIN_INF": above,
-        "RND_ZERO": above | (tie & negative),
-        "RND_INF": above | (tie & ~negative),
-        "RND_CONV": above | (tie & ((floor & 1) == 1)),
-    }[mode]
-    return floor + up
+    return _round(floor, rest > half, rest == half, rest != 0, raw < 0, mode)
 
 
 class Fixed:
@@ -125,10 +142,13 @@ class Fixed:
     result of arithmetic (whose ``fraction`` is tracked separately).
     """
 
-    __slots__ = ("fraction", "raw", "type")
+    __slots__ = ("bits", "fraction", "raw", "type")
 
-    def __init__(self, raw: np.ndarray, fraction: int, type: FixedType | None = None) -> None:
-        self.raw = _objects(raw)
+    def __init__(self, raw: np.ndarray, fraction: int, type: FixedType | None = None, *,
+                 bits: int = 1 << 20) -> None:
+        self.bits = bits
+        """An upper bound on the two's-complement width of every value."""
+        self.raw = _store(raw, bits)
         self.fraction = fraction
         self.type = type
 
@@ -140,6 +160,14 @@ class Fixed:
         array = np.asarray(values, dtype=np.float64)
         if not np.all(np.isfinite(array)):
             raise CascadeError("cannot convert inf or nan to a fixed-point type")
+        scaled = np.ldexp(array, type.fraction) if abs(type.fraction) < 900 else None
+        if scaled is not None and np.all(np.abs(scaled) < 2.0**62):
+            # x * 2**F is exact in double, and so are its floor and the remainder.
+            floor = np.floor(scaled)
+            rest = scaled - floor
+            raw = _round(floor.astype(np.int64), rest > 0.5, rest == 0.5, rest != 0,
+                         scaled < 0, type.quantisation)
+            return cls(raw, type.fraction, bits=_FAST_BITS).cast(type)
         mantissa, exponent = np.frexp(array)
         # Every double is m * 2**e with m a 53-bit integer: exact in Python ints.
         scaled = np.ldexp(mantissa, 53).astype(np.int64).astype(object)
@@ -150,26 +178,41 @@ class Fixed:
         # m >> k above is exact: fraction=1100 covers every double's lowest bit.
         return cls(exact, fraction).cast(type)
 
+    @property
+    def signs(self) -> np.ndarray:
+        return self.raw < 0
+
     @classmethod
     def from_raw(cls, raw: Iterable[int] | np.ndarray, type: FixedType) -> Fixed:
         return cls(_objects(raw), type.fraction, type).cast(type)
 
+    @classmethod
+    def constant(cls, value: float, type: FixedType, shape: tuple[int, ...] = ()) -> Fixed:
+        one = cls.from_float([value], type)
+        return cls(np.full(shape, one.raw[0], dtype=one.raw.dtype), type.fraction, type,
+                   bits=type.width)
+
     def to_float(self) -> np.ndarray:
         """Nearest doubles (exact when the value fits 53 significant bits)."""
-        return np.vectorize(lambda r: math.ldexp(float(r), -self.fraction) if abs(r) < 2**1000
-                            else float(r) * 2.0 ** -self.fraction,
-                            otypes=[np.float64])(self.raw) if self.raw.size else \
-            np.zeros(self.raw.shape)
+        if self.raw.dtype != object:
+            return np.ldexp(self.raw.astype(np.float64), -self.fraction)
+        scale = Fraction(1, 2**self.fraction) if self.fraction >= 0 else 2**-self.fraction
+        return np.vectorize(lambda r: float(r * scale), otypes=[np.float64])(self.raw) \
+            if self.raw.size else np.zeros(self.raw.shape)
 
     def cast(self, type: FixedType) -> Fixed:
         """Assign to ``type``: quantise by its Q mode, then handle overflow by its O mode."""
         shift = self.fraction - type.fraction
-        raw = _shift_right(self.raw, shift, type.quantisation) if shift > 0 else \
-            self.raw << -shift
+        raw = self.raw if self.raw.dtype == object or self.bits - min(shift, 0) <= _FAST_BITS \
+            else self.raw.astype(object)
+        raw = _shift_right(raw, shift, type.quantisation) if shift > 0 else raw << -shift
         lo, hi = type.min_raw, type.max_raw
         if type.overflow == "WRAP":
-            span = 1 << type.width
-            raw = ((raw - lo) % span) + lo
+            if raw.dtype == object or type.width >= _FAST_BITS:
+                span = 1 << type.width
+                raw = ((raw - lo) % span) + lo
+            else:
+                raw = ((raw - lo) & ((1 << type.width) - 1)) + lo
         else:
             over, under = raw > hi, raw < lo
             if type.overflow == "SAT":
@@ -180,31 +223,37 @@ class Fixed:
                 # a value that lands exactly on the most negative code (as ap_fixed does)
                 low = -hi if type.signed else lo
                 raw = np.where(over, hi, np.where(raw < low, low, raw))
-        return Fixed(_objects(raw), type.fraction, type)
+        return Fixed(raw, type.fraction, type, bits=type.width + 1)
 
     # ----- exact arithmetic (ap_fixed's operators never round)
 
-    def _aligned(self, other: Fixed) -> tuple[np.ndarray, np.ndarray, int]:
+    def _wide(self, bits: int) -> np.ndarray:
+        return self.raw if bits <= _FAST_BITS else _objects(self.raw)
+
+    def _aligned(self, other: Fixed) -> tuple[np.ndarray, np.ndarray, int, int]:
         fraction = max(self.fraction, other.fraction)
-        return (self.raw << (fraction - self.fraction), other.raw << (fraction - other.fraction),
-                fraction)
+        bits = max(self.bits + fraction - self.fraction, other.bits + fraction - other.fraction)
+        return (self._wide(bits + 1) << (fraction - self.fraction),
+                other._wide(bits + 1) << (fraction - other.fraction), fraction, bits + 1)
 
     def __add__(self, other: Fixed) -> Fixed:
-        a, b, fraction = self._aligned(other)
-        return Fixed(a + b, fraction)
+        a, b, fraction, bits = self._aligned(other)
+        return Fixed(a + b, fraction, bits=bits)
 
     def __sub__(self, other: Fixed) -> Fixed:
-        a, b, fraction = self._aligned(other)
-        return Fixed(a - b, fraction)
+        a, b, fraction, bits = self._aligned(other)
+        return Fixed(a - b, fraction, bits=bits)
 
     def __mul__(self, other: Fixed) -> Fixed:
-        return Fixed(self.raw * other.raw, self.fraction + other.fraction)
+        bits = self.bits + other.bits
+        return Fixed(self._wide(bits) * other._wide(bits), self.fraction + other.fraction,
+                     bits=bits)
 
     def __neg__(self) -> Fixed:
-        return Fixed(-self.raw, self.fraction)
+        return Fixed(-self._wide(self.bits + 1), self.fraction, bits=self.bits + 1)
 
     def __getitem__(self, index: object) -> Fixed:
-        return Fixed(_objects(self.raw[index]), self.fraction, self.type)
+        return Fixed(self.raw[index], self.fraction, self.type, bits=self.bits)
 
     def __len__(self) -> int:
         return len(self.raw)

@@ -1,0 +1,97 @@
+"""The Edge-MoE GELU unit: ``GELU(x) = ReLU(x) - delta(|x|)``, ``delta(a) = a * Phi(-a)``.
+
+delta is tabulated every ``2**-step_bits`` on ``[0, limit]`` (177 entries for 1/32 and 5.5),
+rounded to the fraction bits of the I/O type, and interpolated linearly; for
+``|x| >= limit`` the result is ReLU(x).
+
+>>> unit = GeluUnit()
+>>> len(unit.table), unit.io_type.c_type()
+(177, 'ap_fixed<32,10,AP_TRN,AP_WRAP>')
+>>> round(float(unit(Fixed.from_float([1.0], unit.io_type)).to_float()[0]), 4)
+0.8413
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from einsum import CascadeError
+from sim._fixed import Fixed, FixedType
+
+__all__ = ["GeluUnit", "gelu_erf", "gelu_tanh"]
+
+
+def gelu_erf(x: np.ndarray) -> np.ndarray:
+    """Exact GELU, ``x * Phi(x)``, in float64."""
+    from scipy.special import erf
+
+    return 0.5 * x * (1.0 + erf(np.asarray(x) / math.sqrt(2.0)))
+
+
+def gelu_tanh(x: np.ndarray) -> np.ndarray:
+    """The common tanh approximation of GELU (float64)."""
+    x = np.asarray(x, dtype=np.float64)
+    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+
+
+def _delta(a: np.ndarray) -> np.ndarray:
+    from scipy.special import erfc
+
+    return a * 0.5 * erfc(a / math.sqrt(2.0))  # a * Phi(-a)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GeluUnit:
+    io_type: FixedType = field(default_factory=lambda: FixedType(32, 10))
+    step_bits: int = 5
+    limit: float = 5.5
+
+    def __post_init__(self) -> None:
+        if isinstance(self.step_bits, bool) or not isinstance(self.step_bits, int) \
+                or not 0 <= self.step_bits <= 12:
+            raise CascadeError(f"step_bits must be a whole number 0..12, not {self.step_bits!r}")
+        entries = self.limit * 2**self.step_bits
+        if not (self.limit > 0 and float(entries).is_integer()):
+            raise CascadeError(f"limit {self.limit} must be a positive multiple of the step "
+                               f"2**-{self.step_bits}")
+        if self.io_type.fraction < self.step_bits or not self.io_type.signed:
+            raise CascadeError("the GELU I/O type must be signed with at least step_bits "
+                               "fraction bits")
+
+    @property
+    def entries(self) -> int:
+        return int(self.limit * 2**self.step_bits) + 1
+
+    @property
+    def table_type(self) -> FixedType:
+        """``ap_ufixed<F,0>``: delta < 0.17 needs no integer bit."""
+        return FixedType(self.io_type.fraction, 0, signed=False)
+
+    @property
+    def table(self) -> Fixed:
+        points = np.arange(self.entries) / 2**self.step_bits
+        rounded = FixedType(self.io_type.fraction, 0, signed=False, quantisation="RND")
+        return Fixed.from_float(_delta(points), rounded).cast(self.table_type)
+
+    def __call__(self, x: Fixed) -> Fixed:
+        io = self.io_type
+        x = x.cast(io)
+        zero = Fixed.constant(0.0, io, x.shape)
+        relu = Fixed(np.where(x.signs, zero.raw, x.raw), io.fraction, io, bits=io.width + 1)
+        magnitude = Fixed(np.where(x.signs, (-x).cast(io).raw, x.raw), io.fraction, io,
+                          bits=io.width + 1)
+        # index and interpolation weight: |x| * 2**step_bits split into integer and fraction
+        shift = io.fraction - self.step_bits
+        index = magnitude.raw >> shift
+        inside = index < self.entries - 1
+        index = np.where(inside, index, 0)
+        weight = Fixed(magnitude.raw - ((magnitude.raw >> shift) << shift), shift,
+                       bits=shift + 1).cast(self.table_type)
+        table = self.table
+        a, b = table[index], table[index + 1]
+        delta = (a + weight * (b - a)).cast(self.table_type)
+        out = (relu - delta).cast(io)
+        return Fixed(np.where(inside, out.raw, relu.raw), io.fraction, io, bits=io.width + 1)
