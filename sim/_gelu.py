@@ -20,6 +20,7 @@ import numpy as np
 
 from einsum import CascadeError
 from sim._fixed import Fixed, FixedType
+from sim._table import interpolate
 
 __all__ = ["GeluUnit", "gelu_erf", "gelu_tanh"]
 
@@ -83,15 +84,9 @@ class GeluUnit:
         relu = Fixed(np.where(x.signs, zero.raw, x.raw), io.fraction, io, bits=io.width + 1)
         magnitude = Fixed(np.where(x.signs, (-x).cast(io).raw, x.raw), io.fraction, io,
                           bits=io.width + 1)
-        # index and interpolation weight: |x| * 2**step_bits split into integer and fraction
-        shift = io.fraction - self.step_bits
-        index = magnitude.raw >> shift
-        inside = index < self.entries - 1
-        index = np.where(inside, index, 0)
-        weight = Fixed(magnitude.raw - ((magnitude.raw >> shift) << shift), shift,
-                       bits=shift + 1).cast(self.table_type)
-        table = self.table
-        a, b = table[index], table[index + 1]
-        delta = (a + weight * (b - a)).cast(self.table_type)
+        # Position in the table: |x| * 2**step_bits (exact, a change of scale).
+        position = Fixed(magnitude.raw, io.fraction - self.step_bits, bits=io.width + 1)
+        inside = (magnitude.raw >> (io.fraction - self.step_bits)) < self.entries - 1
+        delta = interpolate(self.table, position, self.table_type)
         out = (relu - delta).cast(io)
         return Fixed(np.where(inside, out.raw, relu.raw), io.fraction, io, bits=io.width + 1)
