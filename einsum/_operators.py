@@ -13,7 +13,7 @@ import numpy as np
 
 __all__ = ["MAP_OPERATORS", "OP_KINDS", "REDUCE_OPERATORS", "MapOperator", "ReduceOperator"]
 
-OP_KINDS = ("mac", "mul", "add", "max", "exp", "div", "other")
+OP_KINDS = ("mac", "mul", "add", "max", "exp", "div", "gelu", "other")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,12 @@ def _recip(x: np.ndarray) -> np.ndarray:
     return 1.0 / x
 
 
+def _gelu(x: np.ndarray) -> np.ndarray:
+    from scipy.special import erf
+
+    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
+
+
 MAP_OPERATORS: dict[str, MapOperator] = {
     op.name: op
     for op in (
@@ -52,6 +58,7 @@ MAP_OPERATORS: dict[str, MapOperator] = {
         MapOperator("abs", 1, "other", np.abs),
         MapOperator("sqrt", 1, "other", np.sqrt),
         MapOperator("log", 1, "other", np.log),
+        MapOperator("gelu", 1, "gelu", _gelu),
     )
 }
 

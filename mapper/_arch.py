@@ -21,11 +21,11 @@ from typing import Any
 import yaml
 
 from einsum import CascadeError
+from einsum._operators import OP_KINDS
 
 __all__ = ["Architecture", "Dram", "GlobalBuffer", "OpCost", "RegisterFile", "Unit",
            "architecture", "architecture_names"]
 
-_OP_KINDS = ("mac", "mul", "add", "max", "exp", "div", "other")
 
 
 def _positive(value: Any, what: str, *, integer: bool = False) -> None:
@@ -77,9 +77,9 @@ class Unit:
         for size in self.shape:
             _positive(size, f"unit {self.name}: array size", integer=True)
         for kind in self.ops:
-            if kind not in _OP_KINDS:
+            if kind not in OP_KINDS:
                 raise CascadeError(f"unit {self.name}: unknown op kind {kind!r}; known: "
-                                   f"{', '.join(_OP_KINDS)}")
+                                   f"{', '.join(OP_KINDS)}")
         _positive(self.area_um2_per_pe, f"unit {self.name}: area_um2_per_pe")
 
     @property

@@ -138,7 +138,7 @@ def test_error_names_file_and_line() -> None:
     with pytest.raises(CascadeError) as caught:
         parse_text("QK[m,p] = Q[e,p] * K[e,m]\n\nGM[p] = tanh(QK[m,p])", name="x", file="x.txt")
     assert str(caught.value) == ("x.txt:3: unknown operator 'tanh'; known: neg, max, min, exp, "
-                                 "recip, abs, sqrt, log")
+                                 "recip, abs, sqrt, log, gelu")
     assert (caught.value.file, caught.value.line) == ("x.txt", 3)
 
 
