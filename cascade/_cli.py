@@ -20,8 +20,11 @@ from einsum._loader import check_shape
 from einsum._models import model, model_names
 from einsum._shapes import parse_shape_text
 from einsum._validate import validate
-from mapper import architecture, architecture_names
+from mapper import Architecture, architecture, architecture_names
+from mapper._network import network, network_names
 from mapper._search import OBJECTIVES, search
+from sim._network import dse, map_network
+from sim._resources import design_resources
 
 __all__ = ["main"]
 
@@ -41,7 +44,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="list library algorithms or model presets")
     listing.add_argument("what", nargs="?", default="algorithms",
-                         choices=("algorithms", "architectures", "models"))
+                         choices=("algorithms", "architectures", "models", "networks"))
     listing.add_argument("--json", action="store_true")
 
     analysis = commands.add_parser("analyze", help="passes, op counts, footprints")
@@ -57,7 +60,7 @@ def _build_parser() -> argparse.ArgumentParser:
     checking.add_argument("--json", action="store_true")
 
     mapping = commands.add_parser("map", help="search the best mapping and report its cost")
-    mapping.add_argument("cascade", metavar="ALGO|FILE")
+    mapping.add_argument("cascade", metavar="ALGO|FILE|NETWORK")
     mapping.add_argument("--arch", required=True,
                          help=f"architecture ({', '.join(architecture_names())})")
     mapping.add_argument("--model", help=f"model preset ({', '.join(model_names())})")
@@ -69,6 +72,12 @@ def _build_parser() -> argparse.ArgumentParser:
     mapping.add_argument("--bandwidth-gib-s", type=float, help="DRAM bandwidth in GiB/s")
     mapping.add_argument("--clock-mhz", type=float, help="clock in MHz")
     mapping.add_argument("--json", action="store_true")
+
+    exploring = commands.add_parser("dse", help="FPGA parallelism sweep: Pareto front of "
+                                                "latency vs DSPs among designs that fit")
+    exploring.add_argument("network", help=f"network preset ({', '.join(network_names())})")
+    exploring.add_argument("--arch", required=True, help="an FPGA architecture (zcu102, ...)")
+    exploring.add_argument("--json", action="store_true")
 
     reproducing = commands.add_parser("reproduce", help="reproduce a published study")
     reproducing.add_argument("study", choices=("fusemax",))
@@ -139,6 +148,10 @@ def _run(args: argparse.Namespace) -> int:
         else:
             _print_reproduction(summary, args.out)
         return 0
+    if args.command == "dse":
+        return _dse(args)
+    if args.command == "map" and args.cascade in network_names():
+        return _map_network(args)
     cascade = load(args.cascade)
     if args.command == "map":
         return _map(args, cascade)
@@ -169,23 +182,24 @@ def _run(args: argparse.Namespace) -> int:
 
 def _map(args: argparse.Namespace, cascade: Cascade) -> int:
     shapes, batch, heads = _workload(args, cascade)
-    changes = {k: v for k, v in (("array", args.array), ("buffer_mib", args.buffer_mib),
-                                 ("bandwidth_gib_s", args.bandwidth_gib_s),
-                                 ("clock_mhz", args.clock_mhz)) if v is not None}
-    arch = architecture(args.arch, **changes)
+    arch = _arch_from(args)
     found = search(cascade, arch, shapes, batch=batch, heads=heads, objective=args.objective)
     report = found.report
+    resources = design_resources(arch).to_json() if arch.device is not None else None
     if args.json:
         print(json.dumps({"mapping": found.mapping.to_dict(), "report": report.to_json(),
+                          "resources": resources,
                           "search": {"evaluated": found.evaluated, "pruned": found.pruned,
                                      "seconds": found.seconds, "objective": args.objective},
                           "runners_up": [{"mapping": c.mapping.to_dict(), "cycles": c.cycles,
                                           "energy_j": c.energy_j} for c in found.runners_up]},
                          indent=2))
         return 0
+    energy = f"{report.energy_j:.6g} J" if report.energy_modelled else "energy not modelled"
+    size = (f"area {report.area_mm2:.1f} mm^2" if report.area_mm2 is not None else
+            f"{resources['total']['dsp'] if resources else '?'} DSPs")
     print(f"{cascade.name} on {arch.name}: {report.cycles:,} cycles = {report.seconds:.6g} s, "
-          f"{report.energy_j:.6g} J, {report.dram_bytes:,} B from DRAM, "
-          f"area {report.area_mm2:.1f} mm^2")
+          f"{energy}, {report.dram_bytes:,} B from DRAM, {size}")
     print(f"searched {found.evaluated:,} mappings ({found.pruned:,} spatial bindings pruned) "
           f"in {found.seconds:.2f} s, objective {args.objective}")
     loops = " -> ".join(found.mapping.dram_loops) or "(none: everything on chip)"
@@ -207,6 +221,57 @@ def _map(args: argparse.Namespace, cascade: Cascade) -> int:
     return 0
 
 
+def _arch_from(args: argparse.Namespace) -> Architecture:
+    changes = {k: v for k, v in (("array", getattr(args, "array", None)),
+                                 ("buffer_mib", getattr(args, "buffer_mib", None)),
+                                 ("bandwidth_gib_s", getattr(args, "bandwidth_gib_s", None)),
+                                 ("clock_mhz", getattr(args, "clock_mhz", None)))
+               if v is not None}
+    return architecture(args.arch, **changes)
+
+
+def _map_network(args: argparse.Namespace) -> int:
+    result = map_network(args.cascade, _arch_from(args))
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    latency = result["latency"]
+    print(f"{result['network']} on {result['architecture']} at {result['clock_mhz']:g} MHz: "
+          f"{latency['cycles_per_image']:,} cycles = {latency['seconds_per_image'] * 1e3:.3f} "
+          f"ms per image ({latency['images_per_second']:.1f} images/s)")
+    print()
+    print(f"{'block':<12} {'cascade':<16} {'count':>5} {'cycles each':>12} {'total':>12}  bound")
+    for b in result["blocks"]:
+        print(f"{b['name']:<12} {b['cascade']:<16} {b['count']:>5} {b['cycles_each']:>12,} "
+              f"{b['cycles_total']:>12,}  {b['bound_by']}")
+    print()
+    for name, u in result["units"].items():
+        print(f"{name:<10} {'x'.join(map(str, u['shape'])):<7} busy {u['busy_cycles']:>12,} "
+              f"cycles, utilisation {u['utilisation']:.3f}")
+    if "resources" in result:
+        r = result["resources"]
+        used = ", ".join(f"{k} {r['total'][k]:,}/{r['available'][k]:,} ({v:.1%})"
+                         for k, v in r["utilisation"].items())
+        print(f"resources on {result['device']['part']}: {used}; "
+              f"{'fits' if r['fits'] else 'DOES NOT FIT'}")
+    return 0
+
+
+def _dse(args: argparse.Namespace) -> int:
+    result = dse(args.network, _arch_from(args))
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    fitting = sum(p["fits"] for p in result["points"])
+    print(f"{args.network} on {args.arch}: {len(result['points'])} designs, {fitting} fit; "
+          "Pareto front (latency vs DSPs):")
+    for p in result["pareto"]:
+        print(f"  linear {p['linear']:>2}x{p['linear']:<2} attention {p['queries']}x"
+              f"{p['lanes']:<3} DSP {p['dsp']:>5}  BRAM36 {p['bram36']:>4}  "
+              f"{p['seconds_per_image'] * 1e3:8.3f} ms per image")
+    return 0
+
+
 def _print_reproduction(summary: dict[str, object], out: str) -> None:
     paper = summary["published"]
     assert isinstance(paper, dict)
@@ -219,6 +284,14 @@ def _print_reproduction(summary: dict[str, object], out: str) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
+    if args.what == "networks":
+        rows = [{"name": n, "title": network(n).title, "blocks": len(network(n).blocks)}
+                for n in network_names()]
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        for r in rows if not args.json else []:
+            print(f"{r['name']:<14} {r['title']}")
+        return 0
     if args.what == "architectures":
         rows = []
         for name in architecture_names():

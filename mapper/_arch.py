@@ -23,8 +23,20 @@ import yaml
 from einsum import CascadeError
 from einsum._operators import OP_KINDS
 
-__all__ = ["Architecture", "Dram", "GlobalBuffer", "OpCost", "RegisterFile", "Unit",
-           "architecture", "architecture_names"]
+__all__ = [
+    "Architecture",
+    "Device",
+    "Dram",
+    "FpgaCost",
+    "GlobalBuffer",
+    "OpCost",
+    "RegisterFile",
+    "Table",
+    "Unit",
+    "architecture",
+    "architecture_names",
+    "fpga_device",
+]
 
 
 
@@ -37,12 +49,69 @@ def _positive(value: Any, what: str, *, integer: bool = False) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class OpCost:
+    """Cycles one PE spends on an op (1 for a pipelined unit) and its energy, if known."""
+
     cycles: int
-    energy_pj: float
+    energy_pj: float | None = None
 
     def __post_init__(self) -> None:
         _positive(self.cycles, "cycles", integer=True)
-        _positive(self.energy_pj, "energy_pj")
+        if self.energy_pj is not None:
+            _positive(self.energy_pj, "energy_pj")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Table:
+    """A read-only lookup table each PE of an FPGA unit reads every cycle."""
+
+    name: str
+    entries: int
+    bits: int
+
+    def __post_init__(self) -> None:
+        _positive(self.entries, f"table {self.name}: entries", integer=True)
+        _positive(self.bits, f"table {self.name}: bits", integer=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FpgaCost:
+    """What one PE of an FPGA unit costs: its multiplier's operand widths (for DSPs), the
+    tables it reads, and LUTs and flip-flops of the rest of its datapath."""
+
+    multiplier_bits: tuple[int, int] | None = None
+    tables: tuple[Table, ...] = ()
+    lut_per_pe: int = 0
+    ff_per_pe: int = 0
+
+    def __post_init__(self) -> None:
+        if self.multiplier_bits is not None:
+            for bits in self.multiplier_bits:
+                _positive(bits, "multiplier_bits", integer=True)
+        for key in ("lut_per_pe", "ff_per_pe"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise CascadeError(f"{key} must be a whole number >= 0, not {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Device:
+    """An FPGA part and what it offers."""
+
+    name: str
+    part: str
+    dsp: int
+    bram36: int
+    uram: int
+    lut: int
+    ff: int
+    clock_mhz: float
+
+    def __post_init__(self) -> None:
+        _positive(self.clock_mhz, f"device {self.name}: clock_mhz")
+        for key in ("dsp", "bram36", "lut", "ff"):
+            _positive(getattr(self, key), f"device {self.name}: {key}", integer=True)
+        if isinstance(self.uram, bool) or not isinstance(self.uram, int) or self.uram < 0:
+            raise CascadeError(f"device {self.name}: uram must be a whole number >= 0")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,10 +133,11 @@ class Unit:
     name: str
     shape: tuple[int, ...]
     ops: dict[str, OpCost]
-    register_file: RegisterFile
-    area_um2_per_pe: float
+    register_file: RegisterFile | None = None
+    area_um2_per_pe: float | None = None
     systolic: bool = False
     """Operands hop between neighbouring PEs; only results touch the register file."""
+    fpga: FpgaCost | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.systolic, bool):
@@ -80,7 +150,8 @@ class Unit:
             if kind not in OP_KINDS:
                 raise CascadeError(f"unit {self.name}: unknown op kind {kind!r}; known: "
                                    f"{', '.join(OP_KINDS)}")
-        _positive(self.area_um2_per_pe, f"unit {self.name}: area_um2_per_pe")
+        if self.area_um2_per_pe is not None:
+            _positive(self.area_um2_per_pe, f"unit {self.name}: area_um2_per_pe")
 
     @property
     def pes(self) -> int:
@@ -90,7 +161,9 @@ class Unit:
         return total
 
     @property
-    def area_mm2(self) -> float:
+    def area_mm2(self) -> float | None:
+        if self.area_um2_per_pe is None:
+            return None
         return self.pes * self.area_um2_per_pe / 1e6
 
 
@@ -98,12 +171,13 @@ class Unit:
 class Dram:
     bandwidth_bytes_per_s: float
     access_bits: int
-    energy_pj_per_access: float
+    energy_pj_per_access: float | None = None
 
     def __post_init__(self) -> None:
         _positive(self.bandwidth_bytes_per_s, "dram.bandwidth_bytes_per_s")
         _positive(self.access_bits, "dram.access_bits", integer=True)
-        _positive(self.energy_pj_per_access, "dram.energy_pj_per_access")
+        if self.energy_pj_per_access is not None:
+            _positive(self.energy_pj_per_access, "dram.energy_pj_per_access")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,14 +185,15 @@ class GlobalBuffer:
     capacity_bytes: int
     row_values: int
     banks: int
-    read_pj_per_row: float
-    write_pj_per_row: float
+    read_pj_per_row: float | None = None
+    write_pj_per_row: float | None = None
 
     def __post_init__(self) -> None:
         for key in ("capacity_bytes", "row_values", "banks"):
             _positive(getattr(self, key), f"global_buffer.{key}", integer=True)
-        _positive(self.read_pj_per_row, "global_buffer.read_pj_per_row")
-        _positive(self.write_pj_per_row, "global_buffer.write_pj_per_row")
+        for key in ("read_pj_per_row", "write_pj_per_row"):
+            if getattr(self, key) is not None:
+                _positive(getattr(self, key), f"global_buffer.{key}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,6 +207,7 @@ class Architecture:
     dram: Dram
     global_buffer: GlobalBuffer
     units: dict[str, Unit]
+    device: Device | None = None
 
     def __post_init__(self) -> None:
         _positive(self.clock_mhz, "clock_mhz")
@@ -144,9 +220,27 @@ class Architecture:
         return self.clock_mhz * 1e6
 
     @property
-    def area_mm2(self) -> float:
+    def area_mm2(self) -> float | None:
         """Compute arrays only (the published area comparison counts the arrays)."""
-        return sum(u.area_mm2 for u in self.units.values())
+        areas = [u.area_mm2 for u in self.units.values()]
+        return None if any(a is None for a in areas) else sum(a for a in areas if a)
+
+    @property
+    def energy_modelled(self) -> bool:
+        """Every action has an energy (ASIC presets do; FPGA presets do not)."""
+        ops = all(op.energy_pj is not None for u in self.units.values() for op in u.ops.values())
+        rfs = all(u.register_file is not None for u in self.units.values())
+        return (ops and rfs and self.dram.energy_pj_per_access is not None
+                and self.global_buffer.read_pj_per_row is not None)
+
+    def with_units(self, shapes: dict[str, tuple[int, ...]]) -> Architecture:
+        """A copy with some units resized (their parallelism), e.g. ``{"linear": (8, 8)}``."""
+        units = dict(self.units)
+        for name, shape in shapes.items():
+            if name not in units:
+                raise CascadeError(f"architecture {self.name} has no unit {name!r}")
+            units[name] = dataclasses.replace(units[name], shape=tuple(shape))
+        return dataclasses.replace(self, units=units)
 
     def replace(self, *, array: int | None = None, buffer_mib: float | None = None,
                 bandwidth_gib_s: float | None = None, clock_mhz: float | None = None,
@@ -198,21 +292,47 @@ def _raw(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
     return data
 
 
+def _unit(name: str, u: dict[str, Any]) -> Unit:
+    ops = {k: OpCost(**v) for k, v in u.pop("ops").items()}
+    rf = u.pop("register_file", None)
+    fpga = u.pop("fpga", None)
+    if fpga is not None:
+        tables = tuple(Table(**t) for t in fpga.pop("tables", ()))
+        bits = fpga.pop("multiplier_bits", None)
+        fpga = FpgaCost(multiplier_bits=None if bits is None else tuple(bits), tables=tables,
+                        **fpga)
+    return Unit(name=name, shape=tuple(u.pop("shape")), ops=ops,
+                register_file=None if rf is None else RegisterFile(**rf), fpga=fpga, **u)
+
+
 def _build(data: dict[str, Any], file: str) -> Architecture:
     try:
-        units = {}
-        for unit_name, u in data.pop("units").items():
-            ops = {k: OpCost(**v) for k, v in u.pop("ops").items()}
-            rf = RegisterFile(**u.pop("register_file"))
-            units[unit_name] = Unit(name=unit_name, shape=tuple(u.pop("shape")), ops=ops,
-                                    register_file=rf, **u)
+        units = {name: _unit(name, dict(u)) for name, u in data.pop("units").items()}
+        device_name = data.pop("device", None)
+        device = None if device_name is None else fpga_device(device_name)
+        if device is not None:
+            data.setdefault("clock_mhz", device.clock_mhz)
         return Architecture(dram=Dram(**data.pop("dram")),
                             global_buffer=GlobalBuffer(**data.pop("global_buffer")),
-                            units=units, **data)
+                            units=units, device=device, **data)
     except CascadeError as error:
         raise error.located(file=file) from None
     except (TypeError, KeyError, AttributeError) as error:
         raise CascadeError(f"malformed architecture: {error}", file=file) from None
+
+
+@cache
+def _devices() -> dict[str, Any]:
+    text = resources.files("mapper").joinpath("devices.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def fpga_device(name: str) -> Device:
+    """An FPGA part from ``mapper/devices.yaml``: ``fpga_device("zcu102").dsp == 2520``."""
+    fields = _devices().get(name)
+    if fields is None:
+        raise CascadeError(f"unknown FPGA device {name!r}; known: {', '.join(_devices())}")
+    return Device(name=name, **fields)
 
 
 @cache

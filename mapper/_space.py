@@ -77,7 +77,7 @@ def einsum_space(cascade: Cascade, arch: Architecture, unit_name: str,
     widths = np.array([sum(math.prod(min(axis, sizes[r]) for r, axis
                                      in zip(s, unit.shape, strict=True) if r in tr)
                            for _t, tr in inputs) for s in spatials])
-    read_pj = steps * widths / gb.row_values * gb.read_pj_per_row
+    read_pj = steps * widths / gb.row_values * (gb.read_pj_per_row or 0.0)
     (output,) = layout.outputs
     occupancy = sum(math.prod(grids[ranks.index(r)] for r in tr) for _t, tr in inputs)
     inputs_fit = occupancy <= capacity
@@ -105,8 +105,9 @@ def einsum_space(cascade: Cascade, arch: Architecture, unit_name: str,
                 fills += words * refetch
         dram = np.ceil(traffic * word / per_cycle)
         cycles = np.maximum(compute[:, None], np.where(fits, dram, np.inf).reshape(1, -1))
-        memory_pj = (traffic * word * 8 / arch.dram.access_bits * arch.dram.energy_pj_per_access
-                     + fills / gb.row_values * gb.write_pj_per_row)
+        memory_pj = (traffic * word * 8 / arch.dram.access_bits
+                     * (arch.dram.energy_pj_per_access or 0.0)
+                     + fills / gb.row_values * (gb.write_pj_per_row or 0.0))
         joules = (compute_pj + read_pj[:, None] + memory_pj.reshape(1, -1)) * 1e-12
         score = cycles if objective == "latency" else (joules if objective == "energy"
                                                         else cycles * joules)

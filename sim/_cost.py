@@ -78,9 +78,11 @@ class Report:
     tiles: dict[str, int]
     spilled: dict[str, float]
     energy_pj: dict[str, float]
+    """Energy by component; complete only when ``energy_modelled``."""
+    energy_modelled: bool
     accesses: dict[str, float]
     """Actions per level: DRAM accesses, global-buffer rows, register-file reads/writes."""
-    area_mm2: float
+    area_mm2: float | None
     einsums: tuple[EinsumReport, ...] = field(default=())
 
     @property
@@ -414,11 +416,13 @@ def einsum_compute(e: Einsum, ops: MappingABC[str, int], points: int, arch: Arch
                                f"{arch.name}'s {unit_name} cannot compute it "
                                f"(it has {', '.join(unit.ops)})")
         cycles_per_point += op.cycles * count // points
-        energy[f"{unit_name}.{kind}"] = count * op.energy_pj
+        if op.energy_pj is not None:
+            energy[f"{unit_name}.{kind}"] = count * op.energy_pj
     rf = unit.register_file
     systolic = unit.systolic if operands is None else operands == "neighbours"
     reads = 0 if systolic else points * len(e.refs)
-    energy[f"{unit_name}.rf"] = points * rf.write_pj + reads * rf.read_pj
+    if rf is not None:
+        energy[f"{unit_name}.rf"] = points * rf.write_pj + reads * rf.read_pj
     temporal = _temporal_points(e, spatial, unit.shape[: len(spatial)], sizes)
     return Compute(temporal * cycles_per_point, points * cycles_per_point, energy, reads, points)
 
@@ -490,14 +494,16 @@ def evaluate(cascade: Cascade, arch: Architecture, mapping: Mapping,
         utilisation[r.unit] += r.busy_pe_cycles * instances / (arch.units[r.unit].pes * total)
 
     accesses["dram"] = dram_bytes_per_head * instances * 8 / arch.dram.access_bits
-    energy["dram"] = accesses["dram"] * arch.dram.energy_pj_per_access
+    if arch.dram.energy_pj_per_access is not None:
+        energy["dram"] = accesses["dram"] * arch.dram.energy_pj_per_access
     gb = arch.global_buffer
     fills = sum(w for t, w in traffic.items() if t in layout.inputs) * instances
     accesses["global_buffer.row_writes"] = fills / gb.row_values
     accesses["global_buffer.row_reads"] = (_buffer_reads(ctx, reports, plans) * instances
                                            / gb.row_values)
-    energy["global_buffer"] = (accesses["global_buffer.row_writes"] * gb.write_pj_per_row
-                               + accesses["global_buffer.row_reads"] * gb.read_pj_per_row)
+    if gb.read_pj_per_row is not None and gb.write_pj_per_row is not None:
+        energy["global_buffer"] = (accesses["global_buffer.row_writes"] * gb.write_pj_per_row
+                                   + accesses["global_buffer.row_reads"] * gb.read_pj_per_row)
     buffer_words = max((sum(math.ceil(w * (1 - p.spilled.get(t, 0.0)))
                             for t, w in p.occupancy.items()) for p in plans.values()), default=0)
     tiles: dict[str, int] = {}
@@ -513,7 +519,8 @@ def evaluate(cascade: Cascade, arch: Architecture, mapping: Mapping,
         unit_cycles=unit_cycles, dram_bytes=dram_bytes_per_head * instances,
         dram_bytes_by_tensor={t: w * word * instances for t, w in traffic.items()},
         buffer_bytes=buffer_words * word, buffer_capacity_bytes=gb.capacity_bytes,
-        tiles=tiles, spilled=spilled, energy_pj=energy, accesses=accesses,
+        tiles=tiles, spilled=spilled, energy_pj=energy,
+        energy_modelled=arch.energy_modelled, accesses=accesses,
         area_mm2=arch.area_mm2, einsums=tuple(reports.values()),
     )
 

@@ -149,7 +149,8 @@ def test_map_json(capsys: pytest.CaptureFixture[str]) -> None:
                            "--seq", "1024", "--json")
     assert (status, err) == (0, "")
     data = json.loads(out)
-    assert set(data) == {"mapping", "report", "search", "runners_up"}
+    assert set(data) == {"mapping", "report", "resources", "search", "runners_up"}
+    assert data["resources"] is None  # an ASIC preset: area, not FPGA resources
     assert data["report"]["cycles"] <= 1_892_352
     assert set(data["report"]["utilisation"]) == {"array1d", "array2d"}
     assert {"dram", "global_buffer", "array2d.mac"} <= set(data["report"]["energy_pj"])
@@ -165,4 +166,5 @@ def test_map_errors(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, err = run(capsys, "map", "fusemax", "--arch", "tpu", "--model", "bert",
                            "--seq", "1024")
     assert (status, out) == (2, "")
-    assert err == "cascade: error: unknown architecture 'tpu'; known: flat, fusemax, unfused\n"
+    assert err == ("cascade: error: unknown architecture 'tpu'; known: flat, fusemax, u250, "
+                   "u50, unfused, zcu102\n")

@@ -212,7 +212,7 @@ def test_architecture_validation() -> None:
     with pytest.raises(CascadeError, match=r"^array must be a positive whole number, not 0$"):
         architecture("fusemax", array=0)
     with pytest.raises(CascadeError, match=r"^unknown architecture 'tpu'; known: flat, "
-                                           r"fusemax, unfused$"):
+                                           r"fusemax, u250, u50, unfused, zcu102$"):
         architecture("tpu")
 
 

@@ -1,0 +1,115 @@
+"""FPGA resources of a design: DSPs, BRAM36/URAM, LUTs and flip-flops, against its device.
+
+Derivations (UltraScale+):
+
+* **DSP**: a DSP48E2 multiplies 27 x 18 bits (signed). An ``a x b`` multiplier takes
+  ``ceil(a/27) * ceil(b/18)`` DSPs, or the transposed tiling if smaller; a 32 x 16 MAC takes
+  2, a 16 x 16 one 1. One multiplier per PE.
+* **Tables**: a table of ``entries x bits`` is ROM in distributed LUTs when it holds at most
+  2 Kbit (``ceil(entries / 64) * bits`` LUT6s), else in BRAM36 (36 Kbit; the cheapest of the
+  shapes 32K x 1 ... 512 x 72). Every two PEs share one copy (two read ports).
+* **Global buffer**: BRAM36 blocks of 36 Kbit, or URAM blocks of 288 Kbit where the device
+  has URAM (large buffers go there first).
+* **LUT / FF**: per-PE estimates of each unit's datapath in its preset (control, adders,
+  muxes), plus table LUTs; calibrated against Yosys synthesis in the RTL issue.
+
+>>> from mapper import architecture
+>>> r = design_resources(architecture("zcu102"))
+>>> r.units["linear"].dsp, r.fits
+(512, True)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from einsum import CascadeError
+from mapper._arch import Architecture, Unit
+
+__all__ = ["DesignResources", "Resources", "bram36_for_table", "design_resources",
+           "dsp_per_multiplier"]
+
+_BRAM36_SHAPES = ((32768, 1), (16384, 2), (8192, 4), (4096, 9), (2048, 18), (1024, 36),
+                  (512, 72))
+_BRAM36_BITS = 36 * 1024
+_URAM_BITS = 288 * 1024
+_DISTRIBUTED_LIMIT = 2048
+
+
+def dsp_per_multiplier(a: int, b: int) -> int:
+    """DSP48E2 slices for an ``a x b``-bit multiplier."""
+    return min(math.ceil(a / 27) * math.ceil(b / 18), math.ceil(a / 18) * math.ceil(b / 27))
+
+
+def bram36_for_table(entries: int, bits: int) -> int:
+    """BRAM36 blocks for one copy of a table (0 if it fits distributed ROM)."""
+    if entries * bits <= _DISTRIBUTED_LIMIT:
+        return 0
+    return min(math.ceil(entries / depth) * math.ceil(bits / width)
+               for depth, width in _BRAM36_SHAPES)
+
+
+@dataclass(frozen=True)
+class Resources:
+    dsp: int = 0
+    bram36: int = 0
+    uram: int = 0
+    lut: int = 0
+    ff: int = 0
+
+    def __add__(self, other: Resources) -> Resources:
+        return Resources(self.dsp + other.dsp, self.bram36 + other.bram36,
+                         self.uram + other.uram, self.lut + other.lut, self.ff + other.ff)
+
+
+@dataclass(frozen=True)
+class DesignResources:
+    units: dict[str, Resources]
+    buffer: Resources
+    total: Resources
+    available: Resources
+    utilisation: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def fits(self) -> bool:
+        return all(value <= 1.0 for value in self.utilisation.values())
+
+    def to_json(self) -> dict[str, object]:
+        return {"units": {n: vars(r) for n, r in self.units.items()},
+                "global_buffer": vars(self.buffer), "total": vars(self.total),
+                "available": vars(self.available), "utilisation": self.utilisation,
+                "fits": self.fits}
+
+
+def unit_resources(unit: Unit) -> Resources:
+    cost = unit.fpga
+    if cost is None:
+        raise CascadeError(f"unit {unit.name} has no FPGA cost (fpga: ...) in its preset")
+    copies = math.ceil(unit.pes / 2)
+    dsp = unit.pes * dsp_per_multiplier(*cost.multiplier_bits) if cost.multiplier_bits else 0
+    bram = sum(bram36_for_table(t.entries, t.bits) for t in cost.tables) * copies
+    table_luts = sum(math.ceil(t.entries / 64) * t.bits for t in cost.tables
+                     if bram36_for_table(t.entries, t.bits) == 0) * copies
+    return Resources(dsp=dsp, bram36=bram, lut=unit.pes * cost.lut_per_pe + table_luts,
+                     ff=unit.pes * cost.ff_per_pe)
+
+
+def design_resources(arch: Architecture) -> DesignResources:
+    """Resources of every unit and the buffer of an FPGA architecture, against its device."""
+    device = arch.device
+    if device is None:
+        raise CascadeError(f"architecture {arch.name} is not an FPGA design (no device)")
+    units = {name: unit_resources(u) for name, u in arch.units.items()}
+    bits = arch.global_buffer.capacity_bytes * 8
+    uram = min(device.uram, math.ceil(bits / _URAM_BITS)) if device.uram else 0
+    rest = max(0, bits - uram * _URAM_BITS)
+    buffer = Resources(bram36=math.ceil(rest / _BRAM36_BITS), uram=uram)
+    total = buffer
+    for r in units.values():
+        total = total + r
+    available = Resources(device.dsp, device.bram36, device.uram, device.lut, device.ff)
+    utilisation = {key: getattr(total, key) / getattr(available, key)
+                   for key in ("dsp", "bram36", "uram", "lut", "ff")
+                   if getattr(available, key)}
+    return DesignResources(units, buffer, total, available, utilisation)
