@@ -79,6 +79,14 @@ def _build_parser() -> argparse.ArgumentParser:
     exploring.add_argument("--arch", required=True, help="an FPGA architecture (zcu102, ...)")
     exploring.add_argument("--json", action="store_true")
 
+    numbers = commands.add_parser("numerics", help="fixed-point error of softmax and GELU "
+                                                   "choices, beside hls4ml's default")
+    numbers.add_argument("--lengths", default="64,256", help="sequence lengths, e.g. 64,4096")
+    numbers.add_argument("--widths", default="16,18,24,32", help="bit widths to try")
+    numbers.add_argument("--table-bits", default="4,6,8", help="log2 of table sizes to try")
+    numbers.add_argument("--out", help="folder for softmax_error.png and numerics.json")
+    numbers.add_argument("--json", action="store_true")
+
     reproducing = commands.add_parser("reproduce", help="reproduce a published study")
     reproducing.add_argument("study", choices=("fusemax",))
     reproducing.add_argument("--out", required=True, help="output folder")
@@ -150,6 +158,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "dse":
         return _dse(args)
+    if args.command == "numerics":
+        return _numerics(args)
     if args.command == "map" and args.cascade in network_names():
         return _map_network(args)
     cascade = load(args.cascade)
@@ -269,6 +279,48 @@ def _dse(args: argparse.Namespace) -> int:
         print(f"  linear {p['linear']:>2}x{p['linear']:<2} attention {p['queries']}x"
               f"{p['lanes']:<3} DSP {p['dsp']:>5}  BRAM36 {p['bram36']:>4}  "
               f"{p['seconds_per_image'] * 1e3:8.3f} ms per image")
+    return 0
+
+
+def _numbers(text: str, what: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise CascadeError(f"{what} must be whole numbers separated by commas, not {text!r}"
+                           ) from None
+    for v in values:
+        check_shape(what, v)
+    return values
+
+
+def _numerics(args: argparse.Namespace) -> int:
+    from ._numerics import numerics_study, plot
+
+    result = numerics_study(lengths=_numbers(args.lengths, "--lengths"),
+                            widths=_numbers(args.widths, "--widths"),
+                            table_bits=_numbers(args.table_bits, "--table-bits"))
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        plot(result, out)
+        (out / "numerics.json").write_text(json.dumps(result, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print("softmax: absolute error against float64 (probabilities; outputs P @ V)")
+    print(f"{'design':<26} {'bits':>4} {'table':>6} {'p max':>10} {'p mean':>10} "
+          f"{'out max':>10} {'out mean':>10}")
+    for r in result["softmax"]:
+        print(f"{r['design']:<26} {r['width']:>4} {r['table_entries']:>6} {r['prob_max']:>10.3g} "
+              f"{r['prob_mean']:>10.3g} {r['out_max']:>10.3g} {r['out_mean']:>10.3g}")
+    print()
+    print("GELU: max absolute error against erf-GELU")
+    for r in result["gelu"]:
+        step = "-" if r["step"] is None else f"{r['step']:g}"
+        print(f"{r['design']:<26} {r['width']:>4} step {step:<8} {r['max']:.4g}")
+    default = result["default"]
+    print(f"\ndefault: online softmax, {default['width']}-bit, "
+          f"{2**default['table_bits'] + 1}-entry tables")
     return 0
 
 

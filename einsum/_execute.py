@@ -18,8 +18,9 @@ skip, as in EDGE's sparse semantics.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -29,10 +30,22 @@ from ._operators import MAP_OPERATORS, REDUCE_OPERATORS
 from ._shapes import resolve_shapes
 from ._validate import Layout, Loop, validate
 
-__all__ = ["MAX_ELEMENTS", "execute"]
+__all__ = ["MAX_ELEMENTS", "Numerics", "execute"]
 
 MAX_ELEMENTS = 2**27
 """Largest iteration space or tensor one Einsum may touch (1 GiB of float64)."""
+
+
+class Numerics(Protocol):
+    """How values are represented: float64 by default, fixed point in ``sim.FixedNumerics``.
+
+    ``store`` rounds a tensor's values to its type as they are written (inputs included);
+    ``operator`` may replace a map operator (``exp``, ``/``, ``recip``) by a hardware unit.
+    """
+
+    def store(self, tensor: str, values: np.ndarray) -> np.ndarray: ...
+
+    def operator(self, name: str) -> Callable[..., np.ndarray] | None: ...
 
 
 @dataclass
@@ -48,7 +61,9 @@ class _Step:
 
 
 class _Executor:
-    def __init__(self, cascade: Cascade, layout: Layout, shapes: dict[str, int]) -> None:
+    def __init__(self, cascade: Cascade, layout: Layout, shapes: dict[str, int],
+                 numerics: Numerics | None = None) -> None:
+        self.numerics = numerics
         self.cascade = cascade
         self.layout = layout
         self.shapes = shapes
@@ -65,7 +80,10 @@ class _Executor:
             axis = self.layout.ranks[tensor].index(self.layout.iterative[tensor])
             index = [slice(None)] * len(dims)
             index[axis] = 0
-            data[tuple(index)] = self.cascade.initial_values[tensor]
+            initial = np.array([self.cascade.initial_values[tensor]])
+            if self.numerics is not None:
+                initial = self.numerics.store(tensor, initial)
+            data[tuple(index)] = initial[0]
         self.values[tensor] = _Value(data)
 
     # ----- gathering an operand onto the iteration axes
@@ -116,7 +134,8 @@ class _Executor:
             return self.gather(expr, axes, step)
         assert isinstance(expr, Op)
         args = [self.expression(a, axes, step) for a in expr.args]
-        data = MAP_OPERATORS[expr.name].apply(*(a.data for a in args))
+        apply = self.numerics.operator(expr.name) if self.numerics else None
+        data = (apply or MAP_OPERATORS[expr.name].apply)(*(a.data for a in args))
         masks = [a.present for a in args if a.present is not None]
         present = None
         for mask in masks:
@@ -135,6 +154,8 @@ class _Executor:
             data = np.broadcast_to(value.data, sizes)
             present = None if value.present is None else np.broadcast_to(value.present, sizes)
             result = _reduce(e, data, present, reduced)
+        if self.numerics is not None:
+            result = _Value(self.numerics.store(e.name, np.asarray(result.data)), result.present)
         self.store(e, result, step)
 
     def product_sum(self, e: Einsum, axes: tuple[str, ...], step: _Step | None,
@@ -238,8 +259,8 @@ def _input_shapes(cascade: Cascade, layout: Layout,
 
 
 def execute(cascade: Cascade, inputs: Mapping[str, np.ndarray], *,
-            shapes: Mapping[str, int] | None = None,
-            keep: bool = False) -> dict[str, np.ndarray]:
+            shapes: Mapping[str, int] | None = None, keep: bool = False,
+            numerics: Numerics | None = None) -> dict[str, np.ndarray]:
     """Run ``cascade`` on ``inputs`` (arrays in the declared rank order).
 
     Returns the outputs, or every tensor when ``keep`` is true. ``shapes`` gives the sizes
@@ -252,9 +273,10 @@ def execute(cascade: Cascade, inputs: Mapping[str, np.ndarray], *,
             raise CascadeError(f"rank {rank} has two sizes: {size} given, {sizes[rank]} "
                                "from the inputs", file=cascade.file)
         sizes[rank] = size
-    executor = _Executor(cascade, layout, resolve_shapes(cascade, sizes))
+    executor = _Executor(cascade, layout, resolve_shapes(cascade, sizes), numerics)
     for name in layout.inputs:
-        executor.values[name] = _Value(np.asarray(inputs[name], dtype=np.float64))
+        data = np.asarray(inputs[name], dtype=np.float64)
+        executor.values[name] = _Value(numerics.store(name, data) if numerics else data)
     with np.errstate(all="ignore"):
         executor.run()
     wanted = layout.ranks if keep else layout.outputs
