@@ -19,7 +19,7 @@ import numpy as np
 
 from einsum import CascadeError
 from sim._fixed import Fixed, FixedType
-from sim._table import interpolate
+from sim._table import check_bits, interpolate
 
 __all__ = ["ExpUnit"]
 
@@ -33,10 +33,8 @@ class ExpUnit:
     """Fraction bits of the constant log2(e)."""
 
     def __post_init__(self) -> None:
-        for key in ("table_bits", "log2e_bits"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 30:
-                raise CascadeError(f"{key} must be a whole number 1..30, not {value!r}")
+        check_bits("table_bits", self.table_bits, 1, 30)
+        check_bits("log2e_bits", self.log2e_bits, 1, 30)
         if self.out_type.integer < 1 or self.out_type.signed:
             raise CascadeError("the exp output type must be unsigned with at least one "
                                "integer bit (exp(0) = 1)")

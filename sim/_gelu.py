@@ -20,7 +20,7 @@ import numpy as np
 
 from einsum import CascadeError
 from sim._fixed import Fixed, FixedType
-from sim._table import interpolate
+from sim._table import check_bits, interpolate
 
 __all__ = ["GeluUnit", "gelu_erf", "gelu_tanh"]
 
@@ -51,9 +51,7 @@ class GeluUnit:
     limit: float = 5.5
 
     def __post_init__(self) -> None:
-        if isinstance(self.step_bits, bool) or not isinstance(self.step_bits, int) \
-                or not 0 <= self.step_bits <= 12:
-            raise CascadeError(f"step_bits must be a whole number 0..12, not {self.step_bits!r}")
+        check_bits("step_bits", self.step_bits, 0, 12)
         entries = self.limit * 2**self.step_bits
         if not (self.limit > 0 and float(entries).is_integer()):
             raise CascadeError(f"limit {self.limit} must be a positive multiple of the step "

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from einsum import CascadeError
 from sim._fixed import Fixed, FixedType
-from sim._table import interpolate
+from sim._table import check_bits, interpolate
 
 __all__ = ["ReciprocalUnit"]
 
@@ -33,10 +32,7 @@ class ReciprocalUnit:
     table_bits: int = 6
 
     def __post_init__(self) -> None:
-        if isinstance(self.table_bits, bool) or not isinstance(self.table_bits, int) \
-                or not 0 < self.table_bits <= 20:
-            raise CascadeError(f"table_bits must be a whole number 1..20, not "
-                               f"{self.table_bits!r}")
+        check_bits("table_bits", self.table_bits, 1, 20)
 
     @property
     def table_type(self) -> FixedType:

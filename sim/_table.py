@@ -14,9 +14,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from einsum import CascadeError
 from sim._fixed import Fixed, FixedType
 
-__all__ = ["interpolate", "split"]
+__all__ = ["check_bits", "interpolate", "split"]
+
+
+def check_bits(name: str, value: object, low: int, high: int) -> None:
+    """A unit parameter counted in bits must be a whole number in ``low..high``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise CascadeError(f"{name} must be a whole number {low}..{high}, not {value!r}")
 
 
 def split(value: Fixed) -> tuple[np.ndarray, Fixed]:
