@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 __all__ = [
     "Bound",
@@ -105,7 +106,7 @@ class Ref:
     tensor: str
     indices: tuple[Index, ...]
 
-    @property
+    @cached_property
     def variables(self) -> tuple[str, ...]:
         """Rank variables this reference iterates over, in order, without repeats."""
         seen: dict[str, None] = {}
@@ -168,11 +169,11 @@ class Einsum:
     def name(self) -> str:
         return self.output.tensor
 
-    @property
+    @cached_property
     def refs(self) -> tuple[Ref, ...]:
         return refs_of(self.expr)
 
-    @property
+    @cached_property
     def reduced_ranks(self) -> tuple[str, ...]:
         """Rank variables read on the right but absent on the left, in order of appearance."""
         out = set(self.output.variables)
@@ -183,7 +184,7 @@ class Einsum:
                     seen.setdefault(name, None)
         return tuple(seen)
 
-    @property
+    @cached_property
     def iteration_ranks(self) -> tuple[str, ...]:
         """Output rank variables followed by the reduced ones."""
         return self.output.variables + self.reduced_ranks

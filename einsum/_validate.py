@@ -9,6 +9,7 @@ iterative rank are grouped into one loop over it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import networkx as nx
 
@@ -175,11 +176,20 @@ def _is_previous_step(ref: Ref, iterative: dict[str, str]) -> bool:
 
 
 def validate(cascade: Cascade) -> Layout:
-    """Check every rule of the notation; raise :class:`CascadeError` naming file and line."""
+    """Check every rule of the notation; raise :class:`CascadeError` naming file and line.
+
+    Valid cascades are remembered (a cascade is immutable), so analysis and search can ask
+    again for free; the returned layout must not be modified.
+    """
     try:
-        return _validate(cascade)
+        return _validated(cascade)
     except CascadeError as error:
         raise error.located(file=cascade.file) from None
+
+
+@lru_cache(maxsize=256)
+def _validated(cascade: Cascade) -> Layout:
+    return _validate(cascade)
 
 
 def _validate(cascade: Cascade) -> Layout:

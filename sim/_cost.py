@@ -260,12 +260,13 @@ def _accumulated(ctx: _Context, stages: frozenset[int],
     return held
 
 
-def _occupancy(ctx: _Context, stages: frozenset[int], loops: tuple[str, ...],
-               tiles: dict[str, int]) -> dict[str, int]:
+def _occupancy(ctx: _Context, held: list[tuple[str, tuple[str, ...], bool]],
+               loops: tuple[str, ...], tiles: dict[str, int]) -> dict[str, int]:
+    """Words of each held tensor under ``tiles``."""
     stream = _related(ctx.layout, (ctx.cascade.stream,))
     return {t: math.prod(ctx.shapes[r] if whole and r in stream else ctx.extent(r, loops, tiles)
                          for r in ranks)
-            for t, ranks, whole in [*_resident(ctx, stages), *_accumulated(ctx, stages, loops)]}
+            for t, ranks, whole in held}
 
 
 def _plan(ctx: _Context, stages: frozenset[int]) -> _Plan:
@@ -281,9 +282,10 @@ def _plan(ctx: _Context, stages: frozenset[int]) -> _Plan:
     fixed = {r: int(t) for r, t in wanted.items() if t != "auto"}
     auto = [r for r, t in wanted.items() if t == "auto"]
     spill = {t for t, where in ctx.mapping.placement.items() if where == "spill"}
+    held = [*_resident(ctx, stages), *_accumulated(ctx, stages, loops)]
 
     def fits(tiles: dict[str, int]) -> tuple[bool, dict[str, float], dict[str, int]]:
-        occupancy = _occupancy(ctx, stages, loops, tiles)
+        occupancy = _occupancy(ctx, held, loops, tiles)
         fixed_words = sum(w for t, w in occupancy.items() if t not in spill)
         spill_words = sum(w for t, w in occupancy.items() if t in spill)
         if fixed_words > capacity:
