@@ -17,7 +17,7 @@ from einsum import Cascade, CascadeError, library_names, load
 from einsum._analysis import Analysis, analyze, passes
 from einsum._check import TOLERANCE, check_attention
 from einsum._loader import check_shape
-from einsum._models import model, model_names
+from einsum._models import Model, model, model_from_config, model_names
 from einsum._shapes import parse_shape_text
 from einsum._validate import validate
 from mapper import Architecture, architecture, architecture_names
@@ -49,9 +49,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     analysis = commands.add_parser("analyze", help="passes, op counts, footprints")
     analysis.add_argument("cascade", metavar="ALGO|FILE")
-    analysis.add_argument("--model", help=f"model preset ({', '.join(model_names())})")
-    analysis.add_argument("--seq", help="sequence length (M = P)")
-    analysis.add_argument("--shape", help="rank sizes, e.g. E=64,F=64,M=4096,P=4096")
+    _workload_arguments(analysis)
     analysis.add_argument("--json", action="store_true")
 
     checking = commands.add_parser("check", help="execute against exact attention")
@@ -63,9 +61,7 @@ def _build_parser() -> argparse.ArgumentParser:
     mapping.add_argument("cascade", metavar="ALGO|FILE|NETWORK")
     mapping.add_argument("--arch", required=True,
                          help=f"architecture ({', '.join(architecture_names())})")
-    mapping.add_argument("--model", help=f"model preset ({', '.join(model_names())})")
-    mapping.add_argument("--seq", help="sequence length (M = P)")
-    mapping.add_argument("--shape", help="rank sizes, e.g. E=64,F=64,M=4096,P=4096")
+    _workload_arguments(mapping)
     mapping.add_argument("--objective", default="latency", choices=OBJECTIVES)
     mapping.add_argument("--array", type=int, help="PEs per array axis")
     mapping.add_argument("--buffer-mib", type=float, help="global buffer size in MiB")
@@ -95,6 +91,14 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _workload_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help=f"model preset ({', '.join(model_names())})")
+    parser.add_argument("--model-config", metavar="PATH",
+                        help="a HuggingFace config.json instead of a preset (batch 1)")
+    parser.add_argument("--seq", help="sequence length (M = P)")
+    parser.add_argument("--shape", help="rank sizes, e.g. E=64,F=64,M=4096,P=4096")
+
+
 def _seq(text: str | None) -> int:
     try:
         value = int(text or "")
@@ -103,13 +107,21 @@ def _seq(text: str | None) -> int:
     return check_shape("seq", value)
 
 
+def _model_of(args: argparse.Namespace) -> Model | None:
+    if args.model is not None and args.model_config is not None:
+        raise CascadeError("give --model or --model-config, not both")
+    if args.model_config is not None:
+        return model_from_config(args.model_config)
+    return None if args.model is None else model(args.model)
+
+
 def _workload(args: argparse.Namespace, cascade: Cascade) -> tuple[dict[str, int], int, int]:
-    if (args.model is None) != (args.seq is None):
-        raise CascadeError("--model and --seq go together")
+    preset = _model_of(args)
+    if (preset is None) != (args.seq is None):
+        raise CascadeError("--model (or --model-config) and --seq go together")
     shapes: dict[str, int] = {}
     batch = heads = 1
-    if args.model is not None:
-        preset = model(args.model)
+    if preset is not None:
         used = set(validate(cascade).all_ranks())
         shapes = {r: v for r, v in preset.shapes(_seq(args.seq)).items() if r in used}
         batch, heads = preset.batch, preset.heads
@@ -170,8 +182,9 @@ def _run(args: argparse.Namespace) -> int:
         result = analyze(cascade, shapes, batch=batch, heads=heads)
         if args.json:
             data = result.to_json()
-            if args.model is not None:
-                data["model"] = args.model.lower()
+            preset = _model_of(args)
+            if preset is not None:
+                data["model"] = preset.name
             print(json.dumps(data, indent=2))
         else:
             _print_analysis(result)
@@ -362,9 +375,10 @@ def _list(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(rows, indent=2))
         for r in rows if not args.json else []:
-            print(f"{r['name']:<6} {r['title']:<16} heads={r['heads']:<3} "
-                  f"head_dim={r['head_dim']:<4} model_dim={r['model_dim']:<5} "
-                  f"ffn={r['ffn_dim']:<5} batch={r['batch']}")
+            print(f"{r['name']:<11} {r['title']:<28} heads={r['heads']:<3} "
+                  f"kv_heads={r['kv_heads']:<3} head_dim={r['head_dim']:<4} "
+                  f"model_dim={r['model_dim']:<5} ffn={r['ffn_dim']:<6} layers={r['layers']:<3} "
+                  f"batch={r['batch']}")
         return 0
     rows = []
     for name in library_names():

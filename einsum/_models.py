@@ -1,21 +1,31 @@
-"""Transformer model presets (workloads): heads, widths and batch.
+"""Transformer model presets (workloads): heads, widths, layers and batch.
+
+Two sources: the FuseMax study's workloads in ``presets/models.yaml`` (batch 64), and
+HuggingFace ``config.json`` files, shipped in ``presets/hf/`` (BERT-base, Llama-3-8B,
+Mistral-7B, ViT-B/16, batch 1) or given by path with :func:`model_from_config`.
 
 >>> bert = model("bert")
 >>> bert.shapes(1024)
 {'E': 64, 'F': 64, 'M': 1024, 'P': 1024}
+>>> llama = model("llama-3-8b")
+>>> (llama.heads, llama.kv_heads, llama.head_dim, llama.layers)
+(32, 8, 128, 32)
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
+from typing import Any
 
 import yaml
 
 from ._errors import CascadeError
 
-__all__ = ["Model", "model", "model_names"]
+__all__ = ["Model", "model", "model_from_config", "model_names"]
 
 _PRESETS = "einsum/presets/models.yaml"
 
@@ -31,33 +41,98 @@ class Model:
     head_dim: int
     ffn_dim: int
     batch: int
+    kv_heads: int = 0
+    """Heads of K and V (grouped-query attention shares each among heads / kv_heads query
+    heads); 0 means as many as ``heads``."""
+    layers: int = 1
+    source: str = _PRESETS
 
     def __post_init__(self) -> None:
-        for key in ("heads", "model_dim", "head_dim", "ffn_dim", "batch"):
+        if self.kv_heads == 0:
+            object.__setattr__(self, "kv_heads", self.heads)
+        for key in ("heads", "model_dim", "head_dim", "ffn_dim", "batch", "kv_heads", "layers"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise CascadeError(f"model {self.name}: {key} must be a positive whole "
-                                   f"number, not {value!r}", file=_PRESETS)
-        if self.heads * self.head_dim != self.model_dim:
-            raise CascadeError(f"model {self.name}: heads x head_dim = "
-                               f"{self.heads * self.head_dim}, not model_dim {self.model_dim}",
-                               file=_PRESETS)
+                                   f"number, not {value!r}", file=self.source)
+        # Some models (Gemma) choose head_dim freely, so heads x head_dim need not equal
+        # model_dim; grouping, however, must be even.
+        if self.heads % self.kv_heads:
+            raise CascadeError(f"model {self.name}: {self.heads} heads cannot share "
+                               f"{self.kv_heads} K/V heads evenly", file=self.source)
 
     def shapes(self, seq: int) -> dict[str, int]:
         """Rank sizes of self-attention over ``seq`` tokens (M = P = seq)."""
         return {"E": self.head_dim, "F": self.head_dim, "M": seq, "P": seq}
 
 
+# config.json keys per field, first found wins (GPT-2 style names after the common ones).
+_HF_KEYS = {
+    "model_dim": ("hidden_size", "n_embd", "d_model"),
+    "heads": ("num_attention_heads", "n_head", "num_heads"),
+    "layers": ("num_hidden_layers", "n_layer", "num_layers"),
+}
+
+
+def _hf_value(config: dict[str, Any], field_name: str, file: str) -> Any:
+    for key in _HF_KEYS[field_name]:
+        if key in config:
+            return config[key]
+    raise CascadeError(f"config.json has no {' / '.join(_HF_KEYS[field_name])}", file=file)
+
+
+def _from_hf(name: str, text: str, file: str) -> Model:
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CascadeError(f"not valid JSON: {error.msg}", file=file, line=error.lineno
+                           ) from None
+    if not isinstance(config, dict):
+        raise CascadeError("a config.json must be a JSON object", file=file)
+    model_dim = _hf_value(config, "model_dim", file)
+    heads = _hf_value(config, "heads", file)
+    for key, value in (("hidden size", model_dim), ("attention heads", heads)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise CascadeError(f"{key} must be a positive whole number, not {value!r}",
+                               file=file)
+    if model_dim % heads and "head_dim" not in config:
+        raise CascadeError(f"hidden size {model_dim} is not a multiple of {heads} heads "
+                           "and there is no head_dim", file=file)
+    ffn = config.get("intermediate_size", config.get("n_inner")) or 4 * model_dim
+    title = config.get("_name_or_path") or (config.get("architectures") or [name])[0]
+    return Model(name=name, title=str(title), heads=heads, model_dim=model_dim,
+                 head_dim=config.get("head_dim") or model_dim // heads, ffn_dim=ffn, batch=1,
+                 kv_heads=config.get("num_key_value_heads") or heads,
+                 layers=_hf_value(config, "layers", file), source=file)
+
+
+def model_from_config(path: str | Path) -> Model:
+    """A workload from a HuggingFace ``config.json`` (batch 1), named after the file."""
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8")
+    except OSError as error:
+        raise CascadeError(f"cannot read model config: {error.strerror}", file=str(path)
+                           ) from None
+    name = path.parent.name if path.stem == "config" else path.stem
+    return _from_hf(name.lower(), text, str(path))
+
+
 @cache
 def _presets() -> dict[str, Model]:
-    text = resources.files("einsum").joinpath("presets", "models.yaml").read_text("utf-8")
-    data = yaml.safe_load(text)
+    folder = resources.files("einsum").joinpath("presets")
+    data = yaml.safe_load(folder.joinpath("models.yaml").read_text("utf-8"))
     models = {}
     for name, fields in data.items():
         try:
             models[name] = Model(name=name, **fields)
         except TypeError as error:
             raise CascadeError(f"model {name}: {error}", file=_PRESETS) from None
+    for entry in sorted(folder.joinpath("hf").iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".json"):
+            name = entry.name[:-5]
+            models[name] = _from_hf(name, entry.read_text("utf-8"), f"einsum/presets/hf/"
+                                    f"{entry.name}")
     return models
 
 

@@ -65,7 +65,7 @@ def test_list(capsys: pytest.CaptureFixture[str]) -> None:
                     "two_pass_online": 2}
     status, out, _ = run(capsys, "list", "models")
     assert status == 0 and [line.split()[0] for line in out.splitlines()] == [
-        "bert", "trxl", "t5", "xlm"]
+        "bert", "trxl", "t5", "xlm", "bert-base", "llama-3-8b", "mistral-7b", "vit-b-16"]
 
 
 @pytest.mark.parametrize("name", ["three_pass", "two_pass_deferred", "two_pass_online",
@@ -91,9 +91,10 @@ def test_check_fails_with_status_1(tmp_path: Path, capsys: pytest.CaptureFixture
                                 "'nosuch'; library: fusemax, one_pass, three_pass, "
                                 "two_pass_deferred, two_pass_online"),
         (["analyze", "fusemax", "--model", "gpt9", "--seq", "8"],
-         "cascade: error: unknown model 'gpt9'; known: bert, trxl, t5, xlm"),
+         "cascade: error: unknown model 'gpt9'; known: bert, trxl, t5, xlm, bert-base, "
+         "llama-3-8b, mistral-7b, vit-b-16"),
         (["analyze", "fusemax", "--model", "bert"],
-         "cascade: error: --model and --seq go together"),
+         "cascade: error: --model (or --model-config) and --seq go together"),
         (["analyze", "fusemax", "--model", "bert", "--seq", "-5"],
          "cascade: error: shape seq=-5 must be a positive whole number"),
         (["analyze", "fusemax", "--model", "bert", "--seq", str(2**41)],

@@ -1,0 +1,81 @@
+"""Model presets: the FuseMax workloads and HuggingFace config.json files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cascade._cli import main
+from einsum import CascadeError, model
+from einsum._models import model_from_config
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("bert-base", (12, 12, 64, 768, 3072, 12)),
+    ("llama-3-8b", (32, 8, 128, 4096, 14336, 32)),
+    ("mistral-7b", (32, 8, 128, 4096, 14336, 32)),
+    ("vit-b-16", (12, 12, 64, 768, 3072, 12)),
+])
+def test_shipped_hf_configs(name: str, expected: tuple[int, ...]) -> None:
+    m = model(name)
+    assert (m.heads, m.kv_heads, m.head_dim, m.model_dim, m.ffn_dim, m.layers) == expected
+    assert m.batch == 1 and m.shapes(197) == {"E": expected[2], "F": expected[2], "M": 197,
+                                              "P": 197}
+
+
+def test_user_config_named_after_its_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "Qwen2-0.5B"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({
+        "hidden_size": 896, "num_attention_heads": 14, "num_key_value_heads": 2,
+        "intermediate_size": 4864, "num_hidden_layers": 24}))
+    m = model_from_config(folder / "config.json")
+    assert (m.name, m.head_dim, m.kv_heads, m.layers) == ("qwen2-0.5b", 64, 2, 24)
+
+
+def test_gpt2_style_keys(tmp_path: Path) -> None:
+    path = tmp_path / "gpt2.json"
+    path.write_text(json.dumps({"n_embd": 768, "n_head": 12, "n_layer": 12, "n_inner": None}))
+    m = model_from_config(path)
+    assert (m.model_dim, m.heads, m.ffn_dim, m.layers) == (768, 12, 3072, 12)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"hidden_size": 768,\n "num_attention_heads": }', "2: not valid JSON: Expecting value"),
+    ("[1, 2]", ": a config.json must be a JSON object"),
+    ('{"num_attention_heads": 12, "num_hidden_layers": 2}',
+     ": config.json has no hidden_size / n_embd / d_model"),
+    ('{"hidden_size": 770, "num_attention_heads": 12, "num_hidden_layers": 2}',
+     ": hidden size 770 is not a multiple of 12 heads and there is no head_dim"),
+    ('{"hidden_size": 768, "num_attention_heads": "12", "num_hidden_layers": 2}',
+     ": attention heads must be a positive whole number, not '12'"),
+    ('{"hidden_size": 768, "num_attention_heads": 12, "num_key_value_heads": 5, '
+     '"num_hidden_layers": 2}', ": model bad: 12 heads cannot share 5 K/V heads evenly"),
+])
+def test_bad_config(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(CascadeError) as caught:
+        model_from_config(path)
+    assert str(caught.value) == f"{path}:{message}" if message[0].isdigit() else \
+        str(caught.value) == f"{path}{message}"
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(CascadeError, match=r"nothing\.json: cannot read model config: "
+                                           r"No such file or directory"):
+        model_from_config(tmp_path / "nothing.json")
+
+
+def test_cli_model_config(capsys: pytest.CaptureFixture[str]) -> None:
+    path = Path(__file__).parents[1] / "einsum" / "presets" / "hf" / "mistral-7b.json"
+    assert main(["analyze", "fusemax", "--model-config", str(path), "--seq", "256",
+                 "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["model"], data["heads"], data["shapes"]["E"]) == ("mistral-7b", 32, 128)
+    assert main(["analyze", "fusemax", "--model", "bert", "--model-config", str(path),
+                 "--seq", "8"]) == 2
+    assert capsys.readouterr().err == ("cascade: error: give --model or --model-config, "
+                                       "not both\n")
