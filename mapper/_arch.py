@@ -242,6 +242,13 @@ class Architecture:
             units[name] = dataclasses.replace(units[name], shape=tuple(shape))
         return dataclasses.replace(self, units=units)
 
+    def with_device(self, device: Device) -> Architecture:
+        """The same design on another FPGA part, at that part's default clock; DRAM is
+        the design's own (change it with :meth:`replace`)."""
+        if self.device is None:
+            raise CascadeError(f"architecture {self.name} is not an FPGA design")
+        return dataclasses.replace(self, device=device, clock_mhz=device.clock_mhz)
+
     def replace(self, *, array: int | None = None, buffer_mib: float | None = None,
                 bandwidth_gib_s: float | None = None, clock_mhz: float | None = None,
                 ) -> Architecture:
@@ -325,6 +332,10 @@ def _build(data: dict[str, Any], file: str) -> Architecture:
 def _devices() -> dict[str, Any]:
     text = resources.files("mapper").joinpath("devices.yaml").read_text("utf-8")
     return yaml.safe_load(text)
+
+
+def device_names() -> tuple[str, ...]:
+    return tuple(_devices())
 
 
 def fpga_device(name: str) -> Device:

@@ -91,6 +91,9 @@ def search(cascade: Cascade, arch: Architecture, shapes: MappingABC[str, int], *
     if objective not in OBJECTIVES:
         raise MappingError(f"objective must be one of {', '.join(OBJECTIVES)}, "
                            f"not {objective!r}")
+    if objective != "latency" and not arch.energy_modelled:
+        raise MappingError(f"architecture {arch.name} has no energy model; its only "
+                           "objective is latency")
     start = time.perf_counter()
     analysis = analyze(cascade, shapes, batch=batch, heads=heads)
     sizes = analysis.shapes

@@ -57,3 +57,10 @@ def test_unknown_objective() -> None:
                                            r"not 'speed'$"):
         search(load("fusemax"), architecture("fusemax"), model("bert").shapes(1024),
                objective="speed")
+
+
+def test_energy_objective_needs_an_energy_model() -> None:
+    with pytest.raises(MappingError, match=r"^architecture zcu102 has no energy model; its "
+                                           r"only objective is latency$"):
+        search(load("fusemax"), architecture("zcu102"), {"E": 8, "F": 8, "M": 64, "P": 64},
+               objective="edp")
