@@ -23,8 +23,11 @@ from einsum._validate import validate
 from mapper import Architecture, architecture, architecture_names
 from mapper._network import network, network_names
 from mapper._search import OBJECTIVES, search
+from mapper._sweep import load_sweep
 from sim._network import dse, map_network
 from sim._resources import design_resources
+
+from ._sweep import default_workers, run_sweep
 
 __all__ = ["main"]
 
@@ -74,6 +77,25 @@ def _build_parser() -> argparse.ArgumentParser:
     exploring.add_argument("network", help=f"network preset ({', '.join(network_names())})")
     exploring.add_argument("--arch", required=True, help="an FPGA architecture (zcu102, ...)")
     exploring.add_argument("--json", action="store_true")
+
+    sweeping = commands.add_parser("sweep", help="evaluate every point of a sweep spec into a "
+                                                 "results database (resumable)")
+    sweeping.add_argument("spec", metavar="SPEC.yaml")
+    sweeping.add_argument("--db", required=True, metavar="FILE.sqlite",
+                          help="results database (created if missing, shared by sweeps)")
+    sweeping.add_argument("--workers", type=int, default=default_workers(),
+                          help="local processes (default: the cores this process may use)")
+    sweeping.add_argument("--dask", metavar="ADDRESS",
+                          help="run on a dask.distributed scheduler, e.g. tcp://host:8786")
+    sweeping.add_argument("--json", action="store_true")
+
+    reporting = commands.add_parser("report", help="HTML report with plots, CSV and Parquet "
+                                                   "from a results database")
+    reporting.add_argument("db", metavar="FILE.sqlite")
+    reporting.add_argument("--out", required=True, help="output folder")
+    reporting.add_argument("--sweep", help="one sweep of the database (default: all)")
+    reporting.add_argument("--force", action="store_true", help="replace --out")
+    reporting.add_argument("--json", action="store_true")
 
     numbers = commands.add_parser("numerics", help="fixed-point error of softmax and GELU "
                                                    "choices, beside hls4ml's default")
@@ -170,6 +192,10 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "dse":
         return _dse(args)
+    if args.command == "sweep":
+        return _sweep(args)
+    if args.command == "report":
+        return _report(args)
     if args.command == "numerics":
         return _numerics(args)
     if args.command == "map" and args.cascade in network_names():
@@ -292,6 +318,39 @@ def _dse(args: argparse.Namespace) -> int:
         print(f"  linear {p['linear']:>2}x{p['linear']:<2} attention {p['queries']}x"
               f"{p['lanes']:<3} DSP {p['dsp']:>5}  BRAM36 {p['bram36']:>4}  "
               f"{p['seconds_per_image'] * 1e3:8.3f} ms per image")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise CascadeError(f"--workers must be at least 1, not {args.workers}")
+    spec = load_sweep(args.spec)
+    summary = run_sweep(spec, args.db, workers=args.workers, dask=args.dask, progress=None)
+    if args.json:
+        print(json.dumps(summary.to_json(), indent=2))
+    else:
+        where = f"Dask at {args.dask}" if args.dask else f"{summary.workers} workers"
+        rate = summary.computed / summary.seconds if summary.seconds else 0.0
+        states = ", ".join(f"{n:,} {s}" for s, n in summary.statuses.items())
+        print(f"{summary.sweep}: {summary.points:,} points, {summary.reused:,} already stored, "
+              f"{summary.computed:,} computed in {summary.seconds:.1f} s ({rate:,.0f} points/s "
+              f"on {where}); stored: {states or 'none'}; results in {args.db}")
+    if summary.interrupted:
+        print(f"cascade: interrupted; {summary.reused + summary.computed:,} of "
+              f"{summary.points:,} points are stored; run again to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from ._report import write_report
+
+    summary = write_report(args.db, Path(args.out), sweep=args.sweep, force=args.force)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"report of {summary['rows']:,} points ({', '.join(summary['sweeps'])}) in "
+              f"{args.out}: {', '.join(summary['files'])}")
     return 0
 
 

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import statistics
-import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
@@ -21,6 +18,9 @@ from typing import Any
 from einsum import CascadeError, load, model, parse_text
 from mapper import architecture, mapping_from_dict, study
 from sim import Report, evaluate
+
+from ._output import staged_folder, write_csv
+from ._progress import Progress
 
 __all__ = ["published", "reproduce_fusemax", "run_fusemax_study"]
 
@@ -168,16 +168,6 @@ def rows_by(rows: list[dict[str, Any]], config: str, name: str, seq: int) -> dic
                 == (config, name, seq))
 
 
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    keys: dict[str, None] = {}
-    for r in rows:
-        keys.update(dict.fromkeys(r))
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(keys))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def _plots(out: Path, result: dict[str, Any]) -> None:
     import matplotlib
 
@@ -244,32 +234,13 @@ def reproduce_fusemax(out: Path, *, force: bool = False, progress: bool | None =
     """Write the study into ``out`` (all or nothing) and return its summary."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise CascadeError(f"{out} exists and is not empty; pass --force to replace it")
-    show = sys.stderr.isatty() if progress is None else progress
-    total = 5 * 24 + 5 * 24 + 2 * 6 * 4
-    done = [0]
-
-    def tick() -> None:
-        done[0] += 1
-        if show:
-            bar = "#" * (30 * done[0] // total)
-            print(f"\r[{bar:<30}] {done[0]}/{total}", end="", file=sys.stderr, flush=True)
-
-    result = run_fusemax_study(tick)
-    if show:
-        print(file=sys.stderr)
-    parent = out.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".reproduce-", dir=parent))
-    try:
-        _write_csv(staging / "attention.csv", result["attention"])
-        _write_csv(staging / "end_to_end.csv", result["end_to_end"])
-        _write_csv(staging / "area_sweep.csv", result["area_sweep"])
+    bar = Progress(5 * 24 + 5 * 24 + 2 * 6 * 4, label="fusemax", enabled=progress)
+    result = run_fusemax_study(lambda: bar.update(1))
+    bar.close()
+    with staged_folder(out, force=force) as staging:
+        write_csv(staging / "attention.csv", result["attention"])
+        write_csv(staging / "end_to_end.csv", result["end_to_end"])
+        write_csv(staging / "area_sweep.csv", result["area_sweep"])
         (staging / "summary.json").write_text(json.dumps(result["summary"], indent=2) + "\n")
         _plots(staging, result)
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return result["summary"]
