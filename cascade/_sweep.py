@@ -24,7 +24,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -177,10 +177,12 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _local(workers: int) -> Callable[[list[list[tuple[Point, str]]], dict[str, Cascade], str],
-                                     Iterator[list[dict[str, Any]]]]:
-    def run(chunks: list[list[tuple[Point, str]]], cascades: dict[str, Cascade],
-            code: str) -> Iterator[list[dict[str, Any]]]:
+_Chunks = list[list[tuple[Point, str]]]
+_Rows = Generator[list[dict[str, Any]], None, None]
+
+
+def _local(workers: int) -> Callable[[_Chunks, dict[str, Cascade], str], _Rows]:
+    def run(chunks: _Chunks, cascades: dict[str, Cascade], code: str) -> _Rows:
         if workers == 1:
             for chunk in chunks:
                 yield evaluate_points(chunk, cascades, code)
@@ -205,10 +207,8 @@ def _local(workers: int) -> Callable[[list[list[tuple[Point, str]]], dict[str, C
     return run
 
 
-def _dask(address: str) -> Callable[[list[list[tuple[Point, str]]], dict[str, Cascade], str],
-                                    Iterator[list[dict[str, Any]]]]:
-    def run(chunks: list[list[tuple[Point, str]]], cascades: dict[str, Cascade],
-            code: str) -> Iterator[list[dict[str, Any]]]:
+def _dask(address: str) -> Callable[[_Chunks, dict[str, Cascade], str], _Rows]:
+    def run(chunks: _Chunks, cascades: dict[str, Cascade], code: str) -> _Rows:
         from distributed import Client, as_completed
 
         with Client(address, set_as_default=False) as client:
@@ -244,14 +244,16 @@ def run_sweep(spec: SweepSpec, db: str | Path, *, workers: int = 1, dask: str | 
         runner = _dask(dask) if dask else _local(max(1, workers))
         bar = Progress(len(todo), label=spec.name, enabled=progress)
         computed, interrupted = 0, False
+        results = runner(chunks, cascades, code)
         try:
-            for rows in runner(chunks, cascades, code):
+            for rows in results:
                 store.add(rows)
                 computed += len(rows)
                 bar.update(len(rows))
         except KeyboardInterrupt:
             interrupted = True
         finally:
+            results.close()  # stops the pool or cancels the cluster's tasks now
             bar.close()
         statuses = store.statuses(spec.name)
     finally:

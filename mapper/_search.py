@@ -148,11 +148,13 @@ def search(cascade: Cascade, arch: Architecture, shapes: MappingABC[str, int], *
 
     scored: list[tuple[float, int, float, np.ndarray, tuple[str, ...]]] = []
     evaluated = 0
+    last_error = ""
     for loops in _loop_orders(cascade, sizes):
         try:
             probe = evaluate(cascade, arch, mapping_for(grid[0], loops), sizes, batch=batch,
                              heads=heads)
-        except MappingError:
+        except MappingError as error:
+            last_error = error.message
             continue
         memory_pj = probe.energy_pj.get("dram", 0.0) + probe.energy_pj.get("global_buffer", 0.0)
         total_cycles = np.maximum(compute, probe.dram_cycles)
@@ -164,7 +166,8 @@ def search(cascade: Cascade, arch: Architecture, shapes: MappingABC[str, int], *
             scored.append((float(score[k]), int(total_cycles[k]), float(joules[k]), grid[k],
                            loops))
     if not scored:
-        raise MappingError(f"no mapping of {cascade.name} fits {arch.name}")
+        raise MappingError(f"no mapping of {cascade.name} fits {arch.name}; the last DRAM "
+                           f"loop order tried: {last_error}")
     scored.sort(key=lambda s: (s[0], s[1]))
     best = scored[0]
     mapping = mapping_for(best[3], best[4])

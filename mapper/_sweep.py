@@ -36,7 +36,7 @@ from typing import Any
 import yaml
 
 from einsum import CascadeError, Model, library_names, load, model
-from einsum._loader import _compose, _construct, _node_line, check_shape
+from einsum._loader import MAX_SHAPE, _compose, _construct, _node_line
 from einsum._models import model_from_config
 
 from ._arch import Architecture, architecture, architecture_names, device_names, fpga_device
@@ -188,6 +188,8 @@ def _parse(text: str, file: str, base: Path) -> SweepSpec:
         if key not in _FIELDS:
             raise SweepError(f"unknown key {key!r}; expected one of {', '.join(_FIELDS)}",
                              line=_node_line(key_node))
+        if key in nodes:
+            raise SweepError(f"{key} is given twice", line=_node_line(key_node))
         nodes[key] = value_node
     for required in ("algorithms", "architectures", "models", "seq"):
         if required not in nodes:
@@ -231,7 +233,11 @@ def _items(node: yaml.Node, what: str) -> list[yaml.Node]:
 
 
 def _whole(node: yaml.Node, what: str) -> int:
-    return check_shape(what, _construct(node), line=_node_line(node))
+    value = _construct(node)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_SHAPE:
+        raise SweepError(f"{what} must be a whole number from 1 to 2**40, not {value!r}",
+                         line=_node_line(node))
+    return value
 
 
 def _positive(node: yaml.Node, what: str) -> float:
@@ -272,7 +278,11 @@ def _model(node: yaml.Node, base: Path) -> Model:
         if set(value) != {"config"} or not isinstance(value["config"], str):
             raise SweepError("a model is a preset name or {config: path/to/config.json}",
                              line=line)
-        return model_from_config(base / value["config"])
+        path = base / value["config"]
+        if not path.is_file():
+            raise SweepError(f"no model config file {value['config']!r} (looked in {base})",
+                             line=line)
+        return model_from_config(path)
     if not isinstance(value, str):
         raise SweepError(f"a model is a preset name or {{config: PATH}}, not {value!r}",
                          line=line)
