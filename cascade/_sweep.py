@@ -216,10 +216,10 @@ def _dask(address: str) -> Callable[[_Chunks, dict[str, Cascade], str], _Rows]:
             futures = [client.submit(evaluate_points, chunk, shared, code, pure=False)
                        for chunk in chunks]
             try:
-                for future in as_completed(futures):
+                for future in as_completed(futures, loop=client.loop):
                     yield future.result()
-            finally:
-                client.cancel(futures)
+            finally:  # on Ctrl-C, drop what the cluster has not run yet
+                client.cancel([f for f in futures if not f.done()])
     return run
 
 
