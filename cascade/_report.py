@@ -84,6 +84,12 @@ def _grid(plt: Any, count: int) -> tuple[Any, list[Any]]:
     return fig, flat[:count]
 
 
+def _save(plt: Any, fig: Any, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def _colours(rows: list[dict[str, Any]]) -> dict[str, Any]:
     import matplotlib
 
@@ -118,9 +124,7 @@ def _front_plot(plt: Any, rows: list[dict[str, Any]], y: str, ylabel: str, path:
         ax.set_xlabel("latency (s)")
         ax.set_ylabel(ylabel)
     axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(plt, fig, path)
     return True
 
 
@@ -159,9 +163,7 @@ def _by_seq_plot(plt: Any, rows: list[dict[str, Any]], metric: str, ylabel: str,
         ax.set_xlabel("sequence length")
         ax.set_ylabel(ylabel)
     axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(plt, fig, path)
     return True
 
 
@@ -190,9 +192,7 @@ def _breakdown_plot(plt: Any, rows: list[dict[str, Any]], path: Path) -> bool:
                  "(lowest-energy design per algorithm)", fontsize=9)
     ax.set_ylabel("energy (J)")
     ax.legend(fontsize=6, ncol=2, bbox_to_anchor=(1.01, 1), loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(plt, fig, path)
     return True
 
 

@@ -137,6 +137,29 @@ def _compose(text: str) -> yaml.Node:
         loader.dispose()
 
 
+def yaml_fields(text: str, known: tuple[str, ...], *, required: tuple[str, ...],
+                shape: str) -> dict[str, yaml.Node]:
+    """The top-level fields of a YAML mapping as nodes (which keep their line numbers),
+    each known, none twice, the required ones present; ``shape`` is the error for a
+    document that is not a mapping."""
+    root = _compose(text)
+    if not isinstance(root, yaml.MappingNode):
+        raise CascadeError(shape, line=_node_line(root))
+    fields: dict[str, yaml.Node] = {}
+    for key_node, value_node in root.value:
+        key = _construct(key_node)
+        if key not in known:
+            raise CascadeError(f"unknown field {key!r}; known: {', '.join(known)}",
+                               line=_node_line(key_node))
+        if key in fields:
+            raise CascadeError(f"field {key!r} is given twice", line=_node_line(key_node))
+        fields[key] = value_node
+    for name in required:
+        if name not in fields:
+            raise CascadeError(f"missing field {name!r}", line=_node_line(root))
+    return fields
+
+
 def _construct(node: yaml.Node) -> Any:
     loader = yaml.SafeLoader("")
     try:
@@ -188,22 +211,8 @@ def load_yaml_text(text: str, *, file: str | None = None) -> Cascade:
 
 
 def _load_yaml(text: str, file: str | None) -> Cascade:
-    root = _compose(text)
-    if not isinstance(root, yaml.MappingNode):
-        raise CascadeError("a cascade YAML file is a mapping with name and cascade",
-                           line=_node_line(root))
-    fields: dict[str, yaml.Node] = {}
-    for key_node, value_node in root.value:
-        key = _construct(key_node)
-        if key not in _FIELDS:
-            raise CascadeError(f"unknown field {key!r}; known: {', '.join(_FIELDS)}",
-                               line=_node_line(key_node))
-        if key in fields:
-            raise CascadeError(f"field {key!r} is given twice", line=_node_line(key_node))
-        fields[key] = value_node
-    for required in ("name", "cascade"):
-        if required not in fields:
-            raise CascadeError(f"missing field {required!r}", line=_node_line(root))
+    fields = yaml_fields(text, _FIELDS, required=("name", "cascade"),
+                         shape="a cascade YAML file is a mapping with name and cascade")
 
     body = fields["cascade"]
     text_body = _text_of(body, "cascade")

@@ -36,7 +36,7 @@ from typing import Any
 import yaml
 
 from einsum import CascadeError, Model, library_names, load, model
-from einsum._loader import MAX_SHAPE, _compose, _construct, _node_line
+from einsum._loader import MAX_SHAPE, _construct, _node_line, yaml_fields
 from einsum._models import model_from_config
 
 from ._arch import Architecture, architecture, architecture_names, device_names, fpga_device
@@ -179,21 +179,8 @@ def parse_sweep(text: str, *, file: str = "<spec>", base: Path | None = None) ->
 
 
 def _parse(text: str, file: str, base: Path) -> SweepSpec:
-    root = _compose(text)
-    if not isinstance(root, yaml.MappingNode):
-        raise SweepError("a sweep spec must be a mapping of axes", line=_node_line(root))
-    nodes: dict[str, yaml.Node] = {}
-    for key_node, value_node in root.value:
-        key = _construct(key_node)
-        if key not in _FIELDS:
-            raise SweepError(f"unknown key {key!r}; expected one of {', '.join(_FIELDS)}",
-                             line=_node_line(key_node))
-        if key in nodes:
-            raise SweepError(f"{key} is given twice", line=_node_line(key_node))
-        nodes[key] = value_node
-    for required in ("algorithms", "architectures", "models", "seq"):
-        if required not in nodes:
-            raise SweepError(f"the spec has no {required}", line=1)
+    nodes = yaml_fields(text, _FIELDS, required=("algorithms", "architectures", "models", "seq"),
+                        shape="a sweep spec must be a mapping of axes")
     name = _construct(nodes["name"]) if "name" in nodes else Path(file).stem
     algorithms = tuple(_algorithm(n, base) for n in _items(nodes["algorithms"], "algorithms"))
     arch_nodes = _items(nodes["architectures"], "architectures")

@@ -45,10 +45,10 @@ def _spec_file(folder: Path, text: str, name: str = "spec.yaml") -> Path:
 
 @pytest.mark.parametrize(("text", "message"), [
     ("algorithms: [fusemax]\narchitectures: [{preset: fusemax}]\nmodels: [bert]\n",
-     "s.yaml:1: the spec has no seq"),
-    (BASE + "sequence: [4]\n", "s.yaml:5: unknown key 'sequence'; expected one of name, "
+     "s.yaml:1: missing field 'seq'"),
+    (BASE + "sequence: [4]\n", "s.yaml:5: unknown field 'sequence'; known: name, "
      "algorithms, architectures, models, seq, batch, objective, constraints"),
-    (BASE + "seq: [5]\n", "s.yaml:5: seq is given twice"),
+    (BASE + "seq: [5]\n", "s.yaml:5: field 'seq' is given twice"),
     (BASE.replace("[fusemax]\n", "[fusemax, nope]\n", 1),
      "s.yaml:1: no library cascade or file named 'nope'; library: fusemax, one_pass, "
      "three_pass, two_pass_deferred, two_pass_online"),
@@ -84,7 +84,7 @@ def _spec_file(folder: Path, text: str, name: str = "spec.yaml") -> Path:
      "s.yaml:5: fit_device must be true or false, not 'yes please'"),
     (BASE + "constraints: {power_w: -3}\n", "s.yaml:5: power_w must be a positive number, "
      "not -3"),
-    (BASE + "models: []\n", "s.yaml:5: models is given twice"),
+    (BASE + "models: []\n", "s.yaml:5: field 'models' is given twice"),
     (BASE.replace("[bert]", "[]"), "s.yaml:3: models is empty"),
     ("- a\n- b\n", "s.yaml:1: a sweep spec must be a mapping of axes"),
     ("algorithms: [fusemax\n", "s.yaml:2: YAML syntax error: expected ',' or ']', but got "
@@ -310,7 +310,7 @@ def test_two_sweeps_write_one_database_at_once(tmp_path: Path) -> None:
 def test_cli_sweep_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = _spec_file(tmp_path, BASE + "seq: [5]\n")
     assert main(["sweep", str(bad), "--db", str(tmp_path / "r.sqlite")]) == 2
-    assert capsys.readouterr().err == f"cascade: error: {bad}:5: seq is given twice\n"
+    assert capsys.readouterr().err == f"cascade: error: {bad}:5: field 'seq' is given twice\n"
     assert not (tmp_path / "r.sqlite").exists()
     assert main(["sweep", str(tmp_path / "none.yaml"), "--db", "x.sqlite"]) == 2
     assert capsys.readouterr().err == (f"cascade: error: {tmp_path / 'none.yaml'}: cannot "
