@@ -80,8 +80,9 @@ class GeluUnit:
         x = x.cast(io)
         zero = Fixed.constant(0.0, io, x.shape)
         relu = Fixed(np.where(x.signs, zero.raw, x.raw), io.fraction, io, bits=io.width + 1)
-        magnitude = Fixed(np.where(x.signs, (-x).cast(io).raw, x.raw), io.fraction, io,
-                          bits=io.width + 1)
+        # |x| exactly, one more bit: the most negative input stays out of the table.
+        magnitude = Fixed(np.where(x.signs, -np.asarray(x.raw), x.raw), io.fraction,
+                          bits=io.width + 2)
         # Position in the table: |x| * 2**step_bits (exact, a change of scale).
         position = Fixed(magnitude.raw, io.fraction - self.step_bits, bits=io.width + 1)
         inside = (magnitude.raw >> (io.fraction - self.step_bits)) < self.entries - 1

@@ -1,0 +1,149 @@
+"""Render an HLS project folder from a kernel (cascade, mapping, numerics, FPGA target).
+
+Writing is all or nothing and deterministic: the same inputs give byte-identical files.
+
+>>> import tempfile
+>>> from pathlib import Path
+>>> from mapper import architecture
+>>> out = Path(tempfile.mkdtemp()) / "gelu"
+>>> summary = emit_hls("gelu", architecture("zcu102"), {"N": 32}, out=out)
+>>> sorted(p.name for p in (out / "src").iterdir())
+['gelu.cpp', 'kernel.h', 'tables.h', 'units.h']
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from einsum import CascadeError
+from mapper import Architecture
+from sim._attention import AttentionNumerics
+from sim._resources import design_resources
+
+from ._kernels import Kernel, build_kernel
+
+__all__ = ["HlsError", "emit_hls", "write_vectors"]
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_CPP_KEYWORDS = frozenset("""alignas alignof and asm auto bool break case catch char class const
+constexpr continue default delete do double else enum explicit export extern false float for
+friend goto if inline int long mutable namespace new noexcept not nullptr operator or private
+protected public register return short signed sizeof static struct switch template this throw
+true try typedef typename union unsigned using virtual void volatile while xor""".split())
+
+
+class HlsError(CascadeError):
+    """An HLS project that cannot be emitted or simulated."""
+
+
+def _environment() -> jinja2.Environment:
+    folder = resources.files("hls_templates").joinpath("hls")
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), trim_blocks=True,
+                              lstrip_blocks=True, keep_trailing_newline=True,
+                              undefined=jinja2.StrictUndefined, autoescape=False)
+
+
+def check_identifier(name: str, what: str) -> str:
+    """A name that will reach C++ must be a legal identifier and not a keyword."""
+    if not _IDENTIFIER.match(name) or name in _CPP_KEYWORDS:
+        raise HlsError(f"{what} {name!r} is not a legal C++ identifier")
+    return name
+
+
+def _version() -> str:
+    try:
+        return metadata.version("cascade-attention")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _type_name(kernel: Kernel, port_type: Any) -> str:
+    for name, t in kernel.types.items():
+        if t == port_type:
+            return name
+    raise AssertionError(f"no typedef for {port_type}")
+
+
+def write_vectors(kernel: Kernel, folder: Path) -> None:
+    """Raw two's-complement words, one per line, per case and port."""
+    for case, values in kernel.cases.items():
+        (folder / case).mkdir(parents=True)
+        for port in kernel.ports:
+            width = port.type.width
+            raw = values[port.name].cast(port.type).raw.reshape(-1)
+            (folder / case / f"{port.name}.txt").write_text(
+                "".join(f"{int(v) % (1 << width)}\n" for v in raw))
+
+
+def _files(kernel: Kernel, arch: Architecture, project: str) -> dict[str, str]:
+    env = _environment()
+    assert arch.device is not None
+    period = 1000.0 / arch.clock_mhz
+    ports = [{"name": p.name, "input": p.input, "size": p.size, "type": _type_name(kernel, p.type),
+              "type_name": _type_name(kernel, p.type)} for p in kernel.ports]
+    source = f"{kernel.template[:-3]}"
+    context: dict[str, Any] = {
+        "project": project, "guard": project.upper(), "title": kernel.title,
+        "version": _version(), "source": f"hls_templates/hls/src/{kernel.template}",
+        "top": kernel.top, "sizes": kernel.sizes,
+        "types": {n: t.c_type() for n, t in kernel.types.items()},
+        "types_w": {n: t.width for n, t in kernel.types.items()},
+        "ports": ports, "tables": kernel.tables, "cases": list(kernel.cases),
+        "arch": arch.name, "part": arch.device.part, "clock_mhz": f"{arch.clock_mhz:g}",
+        "period_ns": f"{period:.4g}", "sources": [source], "parallelism": kernel.parallelism,
+        "port_table": {p.name: [p.type.width, p.size, p.input] for p in kernel.ports},
+        **kernel.units, **kernel.context,
+    }
+    return {
+        "src/kernel.h": env.get_template("src/kernel.h.j2").render(context),
+        "src/units.h": env.get_template("src/units.h.j2").render(context),
+        "src/tables.h": env.get_template("src/tables.h.j2").render(context),
+        f"src/{source}": env.get_template(f"src/{kernel.template}").render(context),
+        "tb/tb.cpp": env.get_template("tb/tb.cpp.j2").render(context),
+        "run_hls.tcl": env.get_template("run_hls.tcl.j2").render(context),
+        "cocotb/test_kernel.py": env.get_template("cocotb/test_kernel.py.j2").render(context),
+        "cocotb/Makefile": env.get_template("cocotb/Makefile.j2").render(context),
+        "README.md": env.get_template("README.md.j2").render(context),
+    }
+
+
+def emit_hls(kernel_name: str, arch: Architecture, sizes: dict[str, int], *, out: Path,
+             force: bool = False, seed: int = 0, project: str | None = None,
+             numerics: AttentionNumerics | None = None) -> dict[str, Any]:
+    """Write the project for ``kernel_name`` on ``arch`` (an FPGA design) into ``out``."""
+    from cascade._output import staged_folder
+
+    project = check_identifier(project or kernel_name, "project name")
+    if arch.device is None:
+        raise HlsError(f"architecture {arch.name} is not an FPGA design; emit-hls needs one "
+                       "(zcu102, u50, u250)")
+    resources_used = design_resources(arch)
+    if not resources_used.fits:
+        over = ", ".join(f"{k} {getattr(resources_used.total, k):,} > "
+                         f"{getattr(resources_used.available, k):,}"
+                         for k in ("dsp", "bram36", "uram", "lut", "ff")
+                         if getattr(resources_used.total, k) > getattr(resources_used.available, k))
+        raise HlsError(f"the design {arch.name} does not fit {arch.device.name}: {over}")
+    kernel = build_kernel(kernel_name, arch, sizes, seed=seed, numerics=numerics)
+    files = _files(kernel, arch, project)
+    with staged_folder(out, force=force) as staging:
+        for name, text in files.items():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            (staging / name).write_text(text)
+        write_vectors(kernel, staging / "tb" / "vectors")
+        (staging / "cascade.json").write_text(json.dumps(
+            {"kernel": kernel.name, "top": kernel.top, "architecture": arch.name,
+             "sizes": kernel.sizes, "parallelism": kernel.parallelism,
+             "cases": list(kernel.cases), "seed": seed,
+             "outputs": [p.name for p in kernel.ports if not p.input],
+             "types": {p.name: p.type.c_type() for p in kernel.ports}}, indent=2,
+            sort_keys=True) + "\n")
+    return {"project": project, "kernel": kernel.name, "out": str(out),
+            "files": sorted([*files, "cascade.json"]), "cases": list(kernel.cases),
+            "parallelism": kernel.parallelism, "sizes": kernel.sizes}

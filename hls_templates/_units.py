@@ -1,0 +1,64 @@
+"""Template contexts of the numeric units: C++ types, constants and tables from the Python
+golden models (one source of truth for both)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sim._exp import ExpUnit
+from sim._fixed import Fixed, FixedType
+from sim._gelu import GeluUnit
+from sim._reciprocal import ReciprocalUnit
+
+__all__ = ["c_literal", "exp_context", "gelu_context", "reciprocal_context", "table"]
+
+
+def c_literal(value: float) -> str:
+    """A double literal that parses back to exactly ``value`` (Python's repr round-trips)."""
+    text = repr(float(value))
+    return text if any(c in text for c in ".e") else text + ".0"
+
+
+def table(name: str, values: Fixed, about: str) -> dict[str, Any]:
+    assert values.type is not None
+    return {"name": name, "type": values.type.c_type(), "about": about,
+            "data": [c_literal(v) for v in values.to_float()]}
+
+
+def _widths(prefix: str, t: FixedType) -> dict[str, Any]:
+    return {f"{prefix}_t": t.c_type(), f"{prefix}_w": t.width, f"{prefix}_i": t.integer,
+            f"{prefix}_f": t.fraction}
+
+
+def exp_context(name: str, unit: ExpUnit) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(unit context, table) of an exp unit."""
+    log2e_type = FixedType(unit.log2e_bits + 2, 2, signed=False, quantisation="RND")
+    log2e = Fixed.from_float([math.log2(math.e)], log2e_type).to_float()[0]
+    if unit.reduced_type.fraction <= unit.table_bits:
+        raise ValueError(f"exp unit {name}: its input needs more than {unit.table_bits} "
+                         "fraction bits")
+    context = {"name": name, "table": f"{name}_table", "table_bits": unit.table_bits,
+               "entries": len(unit.table), "log2e_t": log2e_type.c_type(),
+               "log2e": c_literal(log2e), **_widths("in", unit.in_type),
+               **_widths("out", unit.out_type), **_widths("reduced", unit.reduced_type),
+               **_widths("table", unit.table_type)}
+    return context, table(f"{name}_table", unit.table,
+                          f"2**-f at f = i / {2**unit.table_bits}, for {name}")
+
+
+def reciprocal_context(name: str, unit: ReciprocalUnit) -> tuple[dict[str, Any], dict[str, Any]]:
+    context = {"name": name, "table": f"{name}_table", "table_bits": unit.table_bits,
+               "entries": len(unit.table), "out_max": str(unit.out_type.max_raw),
+               **_widths("in", unit.in_type), **_widths("out", unit.out_type),
+               **_widths("table", unit.table_type)}
+    return context, table(f"{name}_table", unit.table,
+                          f"1/m at m = 1 + i / {2**unit.table_bits}, for {name}")
+
+
+def gelu_context(name: str, unit: GeluUnit) -> tuple[dict[str, Any], dict[str, Any]]:
+    context = {"name": name, "table": f"{name}_table", "step_bits": unit.step_bits,
+               "entries": unit.entries, **_widths("io", unit.io_type),
+               **_widths("table", unit.table_type)}
+    return context, table(f"{name}_table", unit.table,
+                          f"delta(a) = a * Phi(-a) at a = i / {2**unit.step_bits}, for {name}")
