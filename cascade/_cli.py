@@ -20,6 +20,7 @@ from einsum._loader import check_shape
 from einsum._models import Model, model, model_from_config, model_names
 from einsum._shapes import parse_shape_text
 from einsum._validate import validate
+from hls_templates._kernels import KERNELS
 from mapper import Architecture, architecture, architecture_names
 from mapper._network import network, network_names
 from mapper._search import OBJECTIVES, search
@@ -96,6 +97,25 @@ def _build_parser() -> argparse.ArgumentParser:
     reporting.add_argument("--sweep", help="one sweep of the database (default: all)")
     reporting.add_argument("--force", action="store_true", help="replace --out")
     reporting.add_argument("--json", action="store_true")
+
+    emitting = commands.add_parser("emit-hls", help="a Vitis HLS project whose C simulation "
+                                                    "is bit-exact with the Python model")
+    emitting.add_argument("kernel", metavar="KERNEL", help=f"one of {', '.join(KERNELS)}")
+    emitting.add_argument("--arch", required=True, help="an FPGA architecture (zcu102, ...)")
+    _workload_arguments(emitting)
+    emitting.add_argument("--numerics", metavar="FILE.yaml",
+                          help="attention types: io, score, weight, sum, accumulator "
+                               "(e.g. 'ap_fixed<16,6>'), table_bits")
+    emitting.add_argument("--array", type=int, help="PEs per array axis")
+    emitting.add_argument("--seed", type=int, default=0, help="seed of the random vectors")
+    emitting.add_argument("--out", required=True, help="project folder")
+    emitting.add_argument("--force", action="store_true", help="replace --out")
+    emitting.add_argument("--json", action="store_true")
+
+    simulating = commands.add_parser("csim", help="compile and run an emitted project's C "
+                                                  "testbench; compare with the Python model")
+    simulating.add_argument("project", metavar="DIR")
+    simulating.add_argument("--json", action="store_true")
 
     numbers = commands.add_parser("numerics", help="fixed-point error of softmax and GELU "
                                                    "choices, beside hls4ml's default")
@@ -194,6 +214,10 @@ def _run(args: argparse.Namespace) -> int:
         return _dse(args)
     if args.command == "sweep":
         return _sweep(args)
+    if args.command == "emit-hls":
+        return _emit_hls(args)
+    if args.command == "csim":
+        return _csim(args)
     if args.command == "report":
         return _report(args)
     if args.command == "numerics":
@@ -340,6 +364,59 @@ def _sweep(args: argparse.Namespace) -> int:
               f"{summary.points:,} points are stored; run again to resume", file=sys.stderr)
         return 130
     return 0
+
+
+def _kernel_sizes(args: argparse.Namespace) -> dict[str, int]:
+    """Kernel sizes from --shape, or from a model and --seq (attention over the sequence,
+    linear layers of the model's FFN)."""
+    sizes: dict[str, int] = {}
+    preset = _model_of(args)
+    if (preset is None) != (args.seq is None):
+        raise CascadeError("--model (or --model-config) and --seq go together")
+    if preset is not None:
+        seq = _seq(args.seq)
+        sizes = {"P": seq, "M": seq, "E": preset.head_dim, "F": preset.head_dim, "T": seq,
+                 "K": preset.model_dim, "N": preset.ffn_dim}
+    if args.shape is not None:
+        sizes.update(parse_shape_text(args.shape))
+    if not sizes:
+        raise CascadeError("give --model and --seq, or --shape like P=8,M=64,E=16,F=16")
+    return sizes
+
+
+def _emit_hls(args: argparse.Namespace) -> int:
+    from hls_templates import emit_hls, load_numerics
+
+    numerics = load_numerics(args.numerics) if args.numerics else None
+    summary = emit_hls(args.kernel, _arch_from(args), _kernel_sizes(args), out=Path(args.out),
+                       force=args.force, seed=args.seed, numerics=numerics)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        sizes = ", ".join(f"{k}={v}" for k, v in summary["sizes"].items())
+        parallel = ", ".join(f"{k}={v}" for k, v in summary["parallelism"].items())
+        print(f"{summary['kernel']} ({sizes}; parallelism {parallel}) -> {args.out}: "
+              f"{len(summary['files'])} files, test cases {', '.join(summary['cases'])}")
+    return 0
+
+
+def _csim(args: argparse.Namespace) -> int:
+    from hls_templates import csim
+
+    result = csim(Path(args.project))
+    if args.json:
+        print(json.dumps({"project": args.project, "compared": result.compared,
+                          "passed": result.passed, "warnings": result.warnings,
+                          "mismatches": [vars(m) for m in result.mismatches]}, indent=2))
+    else:
+        for w in result.warnings:
+            print(f"warning: {w}")
+        for m in result.mismatches[:20]:
+            print(f"MISMATCH {m}")
+        verdict = "bit-exact" if result.passed else f"{len(result.mismatches):,} mismatches"
+        print(f"{args.project}: {result.compared:,} output words compared with the Python "
+              f"model: {verdict}")
+    return 0 if result.passed else 1
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -15,35 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from sim._exp import ExpUnit
 from sim._fixed import Fixed, FixedType
 from sim._gelu import GeluUnit, gelu_erf, gelu_tanh
 from sim._hls4ml import Hls4mlSoftmax
-from sim._reciprocal import ReciprocalUnit
-from sim._softmax import OnlineSoftmax
+from sim._softmax import DEFAULT_SOFTMAX, softmax_config
 
 __all__ = ["DEFAULT_SOFTMAX", "numerics_study", "softmax_config"]
-
-
-def softmax_config(width: int, table_bits: int) -> OnlineSoftmax:
-    """The online softmax with ``width``-bit scores and probabilities and tables of
-    ``2**table_bits + 1`` entries (sums keep 14 integer bits for up to 16K keys)."""
-    integer = 6 if width <= 18 else 10
-    score = FixedType(width, integer)
-    total = FixedType(width + 14, 14, signed=False)
-    return OnlineSoftmax(
-        score_type=score, sum_type=total,
-        prob_type=FixedType(width, 1, signed=False),
-        exp=ExpUnit(in_type=FixedType(width + 1, integer + 1),
-                    out_type=FixedType(width, 1, signed=False), table_bits=table_bits),
-        reciprocal=ReciprocalUnit(in_type=total, out_type=FixedType(width, 1, signed=False),
-                                  table_bits=table_bits))
-
-
-DEFAULT_SOFTMAX = (16, 6)
-"""(width, table_bits) of our documented default: 16-bit scores and probabilities, 65-entry
-tables; it beats hls4ml's default softmax (16-bit input, 18-bit 1024-entry tables) by more
-than 10x in max probability error (tests/test_numerics.py)."""
 
 
 def _errors(probabilities: np.ndarray, exact: np.ndarray, v: np.ndarray) -> dict[str, float]:

@@ -19,7 +19,7 @@ from sim._attention import AttentionNumerics, TiledAttention
 from sim._fixed import Fixed, FixedType
 from sim._gelu import GeluUnit
 from sim._linear import LinearUnit
-from sim._softmax import OnlineSoftmax
+from sim._softmax import DEFAULT_SOFTMAX, OnlineSoftmax, softmax_config
 
 from ._units import exp_context, gelu_context, reciprocal_context
 
@@ -85,7 +85,8 @@ def _attention(arch: Architecture, sizes: dict[str, int], rng: np.random.Generat
     found = search(cascade, arch, {**shapes, "M0": tile}, batch=1, heads=1)
     qk, sln, slnv = (_spatial(found.mapping, arch, n) for n in ("QK", "SLN", "SLNV"))
     e, f = sizes["E"], sizes["F"]
-    par = {"qk_e": _lanes(e, qk.get("E", 1)), "qk_m0": _lanes(tile, qk.get("M0", 1)),
+    par = {"qk_p": _lanes(sizes["P"], qk.get("P", 1)),
+           "qk_e": _lanes(e, qk.get("E", 1)), "qk_m0": _lanes(tile, qk.get("M0", 1)),
            "sln_m0": _lanes(tile, sln.get("M0", 1)), "slnv_f": _lanes(f, slnv.get("F", 1)),
            "slnv_m0": _lanes(tile, slnv.get("M0", 1))}
     par["qk_ii"] = math.ceil(e / par["qk_e"])
@@ -106,14 +107,14 @@ def _attention(arch: Architecture, sizes: dict[str, int], rng: np.random.Generat
     kernel = Kernel(
         name="fusemax", title="FuseMax 1-pass tiled attention", template="attention.cpp.j2",
         top="fusemax_attention", sizes={"P": sizes["P"], "M": sizes["M"], "E": e, "F": f,
-                                        "M0": tile},
+                                        "M0": tile, "PQ": par["qk_p"]},
         types=types,
         ports=[Port("q", n.io, (sizes["P"], e), True), Port("k", n.io, (sizes["M"], e), True),
                Port("v", n.io, (sizes["M"], f), True), Port("av", n.io, (sizes["P"], f), False)],
         context={"par": par, "mapping_note": note,
                  "acc": {"dot_w": dot[0], "dot_i": dot[1], "weight_sum_w": weight_sum[0],
                          "weight_sum_i": weight_sum[1], "nv_w": nv[0], "nv_i": nv[1]},
-                 "depths": {"q": e, "k": tile * e, "v": tile * f, "av": f}},
+                 "depths": {"q": par["qk_p"] * e, "k": tile * e, "v": tile * f, "av": f}},
         units={"exps": [exp], "reciprocals": [recip], "gelus": []},
         tables=[exp_table, recip_table], parallelism=par)
     unit = TiledAttention(tile=tile, numerics=n)
@@ -139,8 +140,6 @@ def _attention(arch: Architecture, sizes: dict[str, int], rng: np.random.Generat
 
 def _softmax(arch: Architecture, sizes: dict[str, int], rng: np.random.Generator,
              numerics: AttentionNumerics) -> Kernel:
-    from cascade._numerics import DEFAULT_SOFTMAX, softmax_config
-
     unit: OnlineSoftmax = softmax_config(*DEFAULT_SOFTMAX) if numerics.io.width <= 16 else \
         OnlineSoftmax()
     rows, keys = sizes["P"], sizes["M"]
