@@ -413,7 +413,9 @@ def _csim(args: argparse.Namespace) -> int:
             print(f"warning: {w}")
         for m in result.mismatches[:20]:
             print(f"MISMATCH {m}")
-        verdict = "bit-exact" if result.passed else f"{len(result.mismatches):,} mismatches"
+        count = len(result.mismatches)
+        verdict = "bit-exact" if result.passed else \
+            f"{count:,} mismatch{'es' if count != 1 else ''}"
         print(f"{args.project}: {result.compared:,} output words compared with the Python "
               f"model: {verdict}")
     return 0 if result.passed else 1

@@ -1,0 +1,166 @@
+"""HLS projects: bit-exact C simulation of every kernel (random and edge vectors), warning-free
+and deterministic emission, pragmas that follow the mapping, and refused bad input."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from cascade._cli import main
+from hls_templates import HlsError, csim, emit_hls, load_numerics
+from hls_templates._csim import CsimResult
+from mapper import architecture
+
+GOLDEN = Path(__file__).parent / "golden" / "hls"
+
+PROJECTS = {
+    # not divisible by the tile, several query blocks
+    "fusemax_ragged": ("fusemax", {"P": 5, "M": 10, "E": 8, "F": 8, "M0": 4}),
+    "fusemax_single_key": ("fusemax", {"P": 3, "M": 1, "E": 8, "F": 4, "M0": 4}),
+    "fusemax_single_query": ("fusemax", {"P": 1, "M": 7, "E": 4, "F": 4, "M0": 8}),
+    "softmax": ("softmax", {"P": 3, "M": 20}),
+    "softmax_single_key": ("softmax", {"P": 2, "M": 1}),
+    "gelu": ("gelu", {"N": 64}),
+    "linear": ("linear", {"T": 3, "K": 20, "N": 24}),
+    "linear_gelu": ("linear_gelu", {"T": 2, "K": 8, "N": 16}),
+}
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CsimResult]:
+    root = tmp_path_factory.mktemp("hls")
+    arch = architecture("zcu102")
+    for name, (kernel, sizes) in PROJECTS.items():
+        emit_hls(kernel, arch, sizes, out=root / name, project=name)
+    with ThreadPoolExecutor(2) as pool:  # g++ runs outside the GIL
+        results = dict(zip(PROJECTS, pool.map(lambda n: csim(root / n), PROJECTS),
+                           strict=True))
+    return results
+
+
+@pytest.mark.parametrize("name", list(PROJECTS))
+def test_csim_bit_exact_and_warning_free(simulated: dict[str, CsimResult], name: str) -> None:
+    result = simulated[name]
+    assert result.warnings == []
+    assert result.mismatches == []
+    assert result.compared > 0 and result.passed
+
+
+def test_edge_cases_are_in_the_vectors(simulated: dict[str, CsimResult]) -> None:
+    meta = json.loads((simulated["fusemax_ragged"].folder / "cascade.json").read_text())
+    assert meta["cases"] == ["random", "large_scores", "very_negative", "all_equal"]
+    meta = json.loads((simulated["gelu"].folder / "cascade.json").read_text())
+    assert meta["cases"] == ["random", "edges"]
+
+
+def test_a_changed_expectation_is_reported(simulated: dict[str, CsimResult],
+                                           tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    project = tmp_path / "gelu"
+    emit_hls("gelu", architecture("zcu102"), {"N": 8}, out=project)
+    expected = project / "tb" / "vectors" / "edges" / "y.txt"
+    words = expected.read_text().split()
+    words[3] = str(int(words[3]) + 1)
+    expected.write_text("\n".join(words) + "\n")
+    assert main(["csim", str(project)]) == 1
+    out = capsys.readouterr().out
+    assert "MISMATCH edges: y[3] = 0.0 (raw 0), expected 2.384185791015625e-07 (raw 1)" in out
+    assert out.endswith("16 output words compared with the Python model: 1 mismatch\n")
+
+
+def test_emission_is_deterministic(tmp_path: Path) -> None:
+    arch = architecture("zcu102")
+    sizes = {"P": 3, "M": 10, "E": 8, "F": 8, "M0": 4}
+    emit_hls("fusemax", arch, sizes, out=tmp_path / "a")
+    emit_hls("fusemax", arch, sizes, out=tmp_path / "b")
+    files = sorted(str(p.relative_to(tmp_path / "a")) for p in (tmp_path / "a").rglob("*")
+                   if p.is_file())
+    match, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", files,
+                                               shallow=False)
+    assert (mismatch, errors) == ([], []) and len(match) == len(files) > 20
+
+
+def _pragmas(path: Path) -> str:
+    return "".join(line for line in path.read_text().splitlines(keepends=True)
+                   if "PRAGMA_HLS(" in line and "INTERFACE" not in line)
+
+
+@pytest.mark.parametrize(("kernel", "sizes", "source"), [
+    ("fusemax", {"P": 8, "M": 64, "E": 16, "F": 16, "M0": 16}, "attention.cpp"),
+    ("linear", {"T": 4, "K": 32, "N": 32}, "linear.cpp"),
+])
+def test_pragmas_follow_the_mapping(tmp_path: Path, kernel: str, sizes: dict[str, int],
+                                    source: str) -> None:
+    texts = {}
+    for array in (16, 8):
+        out = tmp_path / f"{kernel}{array}"
+        emit_hls(kernel, architecture("zcu102", array=array), sizes, out=out)
+        texts[array] = _pragmas(out / "src" / source)
+        golden = GOLDEN / f"{kernel}_array{array}.pragmas"
+        assert texts[array] == golden.read_text(), f"{golden} differs"
+    assert texts[16] != texts[8]
+    factors = {a: {int(f) for f in re.findall(r"factor=(\d+)", t)} for a, t in texts.items()}
+    assert 16 in factors[16] and 16 not in factors[8] and 8 in factors[8]
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda out: emit_hls("fusemax", architecture("fusemax"), {"P": 2, "M": 4, "E": 4, "F": 4},
+                          out=out),
+     "architecture fusemax is not an FPGA design; emit-hls needs one (zcu102, u50, u250)"),
+    (lambda out: emit_hls("fusemax", architecture("zcu102", array=64),
+                          {"P": 2, "M": 4, "E": 4, "F": 4}, out=out),
+     "the design zcu102 does not fit zcu102: dsp 25,088 > 2,520, lut 510,400 > 274,080, "
+     "ff 1,045,504 > 548,160"),
+    (lambda out: emit_hls("gelu", architecture("zcu102"), {"N": 4}, out=out, project="2fast"),
+     "project name '2fast' is not a legal C++ identifier"),
+    (lambda out: emit_hls("gelu", architecture("zcu102"), {"N": 4}, out=out, project="class"),
+     "project name 'class' is not a legal C++ identifier"),
+    (lambda out: emit_hls("conv", architecture("zcu102"), {"N": 4}, out=out),
+     "unknown HLS kernel 'conv'; known: fusemax, softmax, gelu, linear, linear_gelu"),
+    (lambda out: emit_hls("linear", architecture("zcu102"), {"T": 4}, out=out),
+     "kernel linear needs sizes T, K, N; missing K, N"),
+])
+def test_bad_emission_writes_nothing(tmp_path: Path, call: object, message: str) -> None:
+    out = tmp_path / "project"
+    with pytest.raises(HlsError if "kernel" not in message else Exception) as caught:
+        call(out)  # type: ignore[operator]
+    assert str(caught.value) == message
+    assert not out.exists()
+
+
+def test_existing_folder_needs_force(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "p"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep")
+    args = ["emit-hls", "gelu", "--arch", "zcu102", "--shape", "N=4", "--out", str(out)]
+    assert main(args) == 2
+    assert capsys.readouterr().err == (f"cascade: error: {out} exists and is not empty; pass "
+                                       "--force to replace it\n")
+    assert [p.name for p in out.iterdir()] == ["mine.txt"]
+    assert main([*args, "--force"]) == 0
+    assert not (out / "mine.txt").exists() and (out / "src" / "gelu.cpp").is_file()
+
+
+def test_numerics_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "n.yaml"
+    good.write_text("io: ap_fixed<12,5>\nscore: ap_fixed<24,12>\ntable_bits: 5\n")
+    numerics = load_numerics(good)
+    assert (numerics.io.width, numerics.score.integer, numerics.table_bits) == (12, 12, 5)
+    out = tmp_path / "p"
+    assert main(["emit-hls", "fusemax", "--arch", "zcu102", "--shape", "P=2,M=6,E=4,F=4,M0=4",
+                 "--numerics", str(good), "--out", str(out)]) == 0
+    assert "typedef ap_fixed<12,5,AP_TRN,AP_WRAP> io_t;" in (out / "src" / "kernel.h").read_text()
+    assert main(["csim", str(out)]) == 0
+    capsys.readouterr()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("io: ap_fixed<12,5>\nscore: float\n")
+    assert main(["emit-hls", "fusemax", "--arch", "zcu102", "--shape", "P=2,M=6,E=4,F=4",
+                 "--numerics", str(bad), "--out", str(tmp_path / "q")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"cascade: error: {bad}:2: score: ") and err.count("\n") == 1
+    assert not (tmp_path / "q").exists()
