@@ -53,6 +53,8 @@ class Kernel:
     cases: dict[str, dict[str, Fixed]] = field(default_factory=dict)
     """Test vectors: per case, every port's values (inputs and expected outputs)."""
     parallelism: dict[str, int] = field(default_factory=dict)
+    headers: list[str] = field(default_factory=list)
+    """Extra templates rendered into ``src/`` (cores the kernel includes)."""
 
 
 def _lanes(size: int, wanted: int) -> int:
@@ -106,6 +108,7 @@ def _attention(arch: Architecture, sizes: dict[str, int], rng: np.random.Generat
                      for name in ("QK", "SLN", "SLNV"))
     kernel = Kernel(
         name="fusemax", title="FuseMax 1-pass tiled attention", template="attention.cpp.j2",
+        headers=["attention_core.h.j2"],
         top="fusemax_attention", sizes={"P": sizes["P"], "M": sizes["M"], "E": e, "F": f,
                                         "M0": tile, "PQ": par["qk_p"]},
         types=types,
@@ -202,7 +205,6 @@ def _linear(arch: Architecture, sizes: dict[str, int], rng: np.random.Generator,
     tokens, inner, outer = sizes["T"], sizes["K"], sizes["N"]
     shape = arch.units["linear"].shape if "linear" in arch.units else (1, 1)
     par = {"k": _lanes(inner, shape[0]), "n": _lanes(outer, shape[-1])}
-    par["ii"] = 1
     units: dict[str, list[dict[str, Any]]] = {"exps": [], "reciprocals": [], "gelus": []}
     tables = []
     if unit.gelu is not None:
@@ -214,14 +216,14 @@ def _linear(arch: Architecture, sizes: dict[str, int], rng: np.random.Generator,
     name = "linear_gelu" if with_gelu else "linear"
     kernel = Kernel(
         name=name, title="unified linear unit" + (" with GELU" if with_gelu else ""),
-        template="linear.cpp.j2", top=f"{name}_kernel",
+        template="linear.cpp.j2", headers=["linear_core.h.j2"], top=f"{name}_kernel",
         sizes={"T": tokens, "K": inner, "N": outer},
         types={"io_t": unit.io_type, "weight_t": unit.weight_type},
         ports=[Port("x", unit.io_type, (tokens, inner), True),
                Port("w", unit.weight_type, (inner, outer), True),
                Port("b", unit.weight_type, (outer,), True),
                Port("y", unit.io_type, (tokens, outer), False)],
-        context={"par": par, "acc": {"w": acc[0], "i": acc[1]}, "with_gelu": with_gelu},
+        context={"lin": par, "acc": {"w": acc[0], "i": acc[1]}, "with_gelu": with_gelu},
         units=units, tables=tables, parallelism=par)
     wt = unit.weight_type
     top = wt.max_raw * wt.lsb

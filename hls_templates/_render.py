@@ -100,7 +100,10 @@ def _files(kernel: Kernel, arch: Architecture, project: str) -> dict[str, str]:
         "port_table": {p.name: [p.type.width, p.size, p.input] for p in kernel.ports},
         **kernel.units, **kernel.context,
     }
+    cores = {f"src/{h[:-3]}": env.get_template(f"src/{h}").render(context)
+             for h in kernel.headers}
     return {
+        **cores,
         "src/kernel.h": env.get_template("src/kernel.h.j2").render(context),
         "src/units.h": env.get_template("src/units.h.j2").render(context),
         "src/tables.h": env.get_template("src/tables.h.j2").render(context),
