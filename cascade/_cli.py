@@ -376,7 +376,8 @@ def _kernel_sizes(args: argparse.Namespace) -> dict[str, int]:
     if preset is not None:
         seq = _seq(args.seq)
         sizes = {"P": seq, "M": seq, "E": preset.head_dim, "F": preset.head_dim, "T": seq,
-                 "K": preset.model_dim, "N": preset.ffn_dim}
+                 "K": preset.model_dim, "N": preset.ffn_dim, "D": preset.model_dim,
+                 "H": preset.heads, "FF": preset.ffn_dim}
     if args.shape is not None:
         sizes.update(parse_shape_text(args.shape))
     if not sizes:

@@ -2,7 +2,7 @@
 
 >>> from hls_templates import KERNELS
 >>> list(KERNELS)
-['fusemax', 'softmax', 'gelu', 'linear', 'linear_gelu']
+['fusemax', 'softmax', 'gelu', 'linear', 'linear_gelu', 'encoder']
 """
 
 from __future__ import annotations

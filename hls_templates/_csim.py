@@ -80,7 +80,10 @@ def csim(folder: Path) -> CsimResult:
     ran = subprocess.run([str(program), str(folder / "tb" / "vectors"), str(build / "out")],
                          capture_output=True, text=True, timeout=600)
     if ran.returncode not in (0, 1):
-        raise HlsError(f"the testbench of {folder} failed: {ran.stderr.strip()[:300]}")
+        why = f"signal {-ran.returncode}" if ran.returncode < 0 else f"status {ran.returncode}"
+        detail = ran.stderr.strip().splitlines()[:1]
+        raise HlsError(f"the testbench of {folder} stopped with {why}"
+                       + (f": {detail[0]}" if detail else ""))
     for case in meta["cases"]:
         for port in meta["outputs"]:
             t = FixedType.parse(meta["types"][port])

@@ -16,12 +16,13 @@ import numpy as np
 from einsum import CascadeError, load
 from mapper import Architecture
 from sim._attention import AttentionNumerics, TiledAttention
+from sim._encoder import WEIGHT_NAMES, EncoderLayer
 from sim._fixed import Fixed, FixedType
 from sim._gelu import GeluUnit
 from sim._linear import LinearUnit
 from sim._softmax import DEFAULT_SOFTMAX, OnlineSoftmax, softmax_config
 
-from ._units import exp_context, gelu_context, reciprocal_context
+from ._units import exact_sum, exp_context, gelu_context, layernorm_context, reciprocal_context
 
 __all__ = ["KERNELS", "Kernel", "Port", "build_kernel"]
 
@@ -62,12 +63,6 @@ def _lanes(size: int, wanted: int) -> int:
     return max(1, min(size, wanted))
 
 
-def _exact(width: int, integer: int, terms: int) -> tuple[int, int]:
-    """Width and integer bits of an exact sum of ``terms`` values of a type."""
-    grow = max(1, math.ceil(math.log2(terms))) + 1 if terms > 1 else 1
-    return width + grow, integer + grow
-
-
 def _spatial(mapping: Any, arch: Architecture, einsum: str) -> dict[str, int]:
     binding = mapping.bindings[einsum]
     shape = arch.units[binding.unit].shape
@@ -77,49 +72,72 @@ def _spatial(mapping: Any, arch: Architecture, einsum: str) -> dict[str, int]:
 # ----- FuseMax tiled attention
 
 
-def _attention(arch: Architecture, sizes: dict[str, int], rng: np.random.Generator,
-               numerics: AttentionNumerics) -> Kernel:
+@dataclass
+class _AttentionCore:
+    """What attention_core.h needs: parallelism from the mapping, types, units, tables."""
+
+    tile: int
+    par: dict[str, int]
+    types: dict[str, FixedType]
+    context: dict[str, Any]
+    units: dict[str, list[dict[str, Any]]]
+    tables: list[dict[str, Any]]
+
+
+def _attention_core(arch: Architecture, sizes: dict[str, int],
+                    n: AttentionNumerics) -> _AttentionCore:
     from mapper._search import search
 
-    cascade = load("fusemax")
-    shapes = {r: sizes[r] for r in ("E", "F", "M", "P")}
-    tile = min(sizes.get("M0", 256), sizes["M"])
-    found = search(cascade, arch, {**shapes, "M0": tile}, batch=1, heads=1)
-    qk, sln, slnv = (_spatial(found.mapping, arch, n) for n in ("QK", "SLN", "SLNV"))
-    e, f = sizes["E"], sizes["F"]
-    par = {"qk_p": _lanes(sizes["P"], qk.get("P", 1)),
+    e, f, p, m = sizes["E"], sizes["F"], sizes["P"], sizes["M"]
+    tile = min(sizes.get("M0", 256), m)
+    found = search(load("fusemax"), arch, {"E": e, "F": f, "M": m, "P": p, "M0": tile},
+                   batch=1, heads=1)
+    qk, sln, slnv = (_spatial(found.mapping, arch, name) for name in ("QK", "SLN", "SLNV"))
+    par = {"qk_p": _lanes(p, qk.get("P", 1)),
            "qk_e": _lanes(e, qk.get("E", 1)), "qk_m0": _lanes(tile, qk.get("M0", 1)),
            "sln_m0": _lanes(tile, sln.get("M0", 1)), "slnv_f": _lanes(f, slnv.get("F", 1)),
            "slnv_m0": _lanes(tile, slnv.get("M0", 1))}
     par["qk_ii"] = math.ceil(e / par["qk_e"])
     par["slnv_ii"] = math.ceil(tile / par["slnv_m0"])
-    n = numerics
     exp, exp_table = exp_context("exp_unit", n.exp)
     recip, recip_table = reciprocal_context("recip_unit", n.reciprocal)
-    dot = _exact(2 * n.io.width, 2 * n.io.integer, e)
-    weight_sum = _exact(n.weight.width, n.weight.integer, tile)
-    nv = _exact(n.weight.width + n.io.width, n.weight.integer + n.io.integer, tile)
-    types = {"io_t": n.io, "score_t": n.score, "difference_t": n.difference,
-             "weight_t": n.weight, "sum_t": n.sum, "acc_t": n.accumulator,
-             "recip_t": n.reciprocal.out_type}
-    note = ", ".join(f"{name} on {found.mapping.bindings[name].unit} "
-                     f"{'x'.join(map(str, arch.units[found.mapping.bindings[name].unit].shape))}"
-                     f" over {','.join(found.mapping.bindings[name].spatial) or '-'}"
+    dot = exact_sum(2 * n.io.width, 2 * n.io.integer, e)
+    exp_sum = exact_sum(n.weight.width, n.weight.integer, tile)
+    nv = exact_sum(n.weight.width + n.io.width, n.weight.integer + n.io.integer, tile)
+    bindings = found.mapping.bindings
+    note = ", ".join(f"{name} on {bindings[name].unit} "
+                     f"{'x'.join(map(str, arch.units[bindings[name].unit].shape))}"
+                     f" over {','.join(bindings[name].spatial) or '-'}"
                      for name in ("QK", "SLN", "SLNV"))
+    return _AttentionCore(
+        tile=tile, par=par,
+        types={"io_t": n.io, "score_t": n.score, "difference_t": n.difference,
+               "exp_t": n.weight, "sum_t": n.sum, "acc_t": n.accumulator,
+               "recip_t": n.reciprocal.out_type},
+        context={"par": par, "mapping_note": note,
+                 "acc": {"dot_w": dot[0], "dot_i": dot[1], "weight_sum_w": exp_sum[0],
+                         "weight_sum_i": exp_sum[1], "nv_w": nv[0], "nv_i": nv[1]}},
+        units={"exps": [exp], "reciprocals": [recip], "gelus": [], "layernorms": []},
+        tables=[exp_table, recip_table])
+
+
+def _attention(arch: Architecture, sizes: dict[str, int], rng: np.random.Generator,
+               numerics: AttentionNumerics) -> Kernel:
+    n = numerics
+    core = _attention_core(arch, sizes, n)
+    tile, par = core.tile, core.par
+    e, f = sizes["E"], sizes["F"]
     kernel = Kernel(
         name="fusemax", title="FuseMax 1-pass tiled attention", template="attention.cpp.j2",
         headers=["attention_core.h.j2"],
         top="fusemax_attention", sizes={"P": sizes["P"], "M": sizes["M"], "E": e, "F": f,
                                         "M0": tile, "PQ": par["qk_p"]},
-        types=types,
+        types=core.types,
         ports=[Port("q", n.io, (sizes["P"], e), True), Port("k", n.io, (sizes["M"], e), True),
                Port("v", n.io, (sizes["M"], f), True), Port("av", n.io, (sizes["P"], f), False)],
-        context={"par": par, "mapping_note": note,
-                 "acc": {"dot_w": dot[0], "dot_i": dot[1], "weight_sum_w": weight_sum[0],
-                         "weight_sum_i": weight_sum[1], "nv_w": nv[0], "nv_i": nv[1]},
+        context={**core.context,
                  "depths": {"q": par["qk_p"] * e, "k": tile * e, "v": tile * f, "av": f}},
-        units={"exps": [exp], "reciprocals": [recip], "gelus": []},
-        tables=[exp_table, recip_table], parallelism=par)
+        units=core.units, tables=core.tables, parallelism=par)
     unit = TiledAttention(tile=tile, numerics=n)
     p, m = sizes["P"], sizes["M"]
     top = 2.0 ** (n.io.integer - 1) * 0.95
@@ -160,7 +178,7 @@ def _softmax(arch: Architecture, sizes: dict[str, int], rng: np.random.Generator
                Port("probs", unit.prob_type, (rows, keys), False)],
         context={"rows_in_parallel": _lanes(rows, lanes),
                  "initial_bias": repr(float(initial.to_float()[0]))},
-        units={"exps": [exp], "reciprocals": [recip], "gelus": []},
+        units={"exps": [exp], "reciprocals": [recip], "gelus": [], "layernorms": []},
         tables=[exp_table, recip_table], parallelism={"rows": _lanes(rows, lanes)})
     top = 2.0 ** (unit.score_type.integer - 1)
     inputs = {"random": rng.normal(0, 3, (rows, keys)),
@@ -187,7 +205,8 @@ def _gelu(arch: Architecture, sizes: dict[str, int], rng: np.random.Generator,
         sizes={"N": count}, types={"io_t": unit.io_type},
         ports=[Port("x", unit.io_type, (count,), True),
                Port("y", unit.io_type, (count,), False)],
-        context={"lanes": lanes}, units={"exps": [], "reciprocals": [], "gelus": [gelu]},
+        context={"lanes": lanes},
+        units={"exps": [], "reciprocals": [], "gelus": [gelu], "layernorms": []},
         tables=[table], parallelism={"lanes": lanes})
     io = unit.io_type
     inputs = {"random": rng.normal(0, 3, count),
@@ -205,13 +224,14 @@ def _linear(arch: Architecture, sizes: dict[str, int], rng: np.random.Generator,
     tokens, inner, outer = sizes["T"], sizes["K"], sizes["N"]
     shape = arch.units["linear"].shape if "linear" in arch.units else (1, 1)
     par = {"k": _lanes(inner, shape[0]), "n": _lanes(outer, shape[-1])}
-    units: dict[str, list[dict[str, Any]]] = {"exps": [], "reciprocals": [], "gelus": []}
+    units: dict[str, list[dict[str, Any]]] = {"exps": [], "reciprocals": [], "gelus": [],
+                                              "layernorms": []}
     tables = []
     if unit.gelu is not None:
         gelu, table = gelu_context("gelu_unit", unit.gelu)
         units["gelus"].append(gelu)
         tables.append(table)
-    acc = _exact(unit.io_type.width + unit.weight_type.width,
+    acc = exact_sum(unit.io_type.width + unit.weight_type.width,
                  unit.io_type.integer + unit.weight_type.integer, inner + 1)
     name = "linear_gelu" if with_gelu else "linear"
     kernel = Kernel(
@@ -239,12 +259,68 @@ def _linear(arch: Architecture, sizes: dict[str, int], rng: np.random.Generator,
     return kernel
 
 
+# ----- one encoder layer
+
+
+def _encoder(arch: Architecture, sizes: dict[str, int], rng: np.random.Generator,
+             numerics: AttentionNumerics) -> Kernel:
+    tokens, width, heads, ffn = sizes["T"], sizes["D"], sizes["H"], sizes["FF"]
+    if width % heads:
+        raise CascadeError(f"D = {width} is not a multiple of H = {heads} heads")
+    head = width // heads
+    layer = EncoderLayer(heads=heads, tile=min(sizes.get("M0", 256), tokens))
+    core = _attention_core(arch, {"P": tokens, "M": tokens, "E": head, "F": head,
+                                  **({"M0": sizes["M0"]} if "M0" in sizes else {})},
+                           layer.attention)
+    lin = arch.units["linear"].shape if "linear" in arch.units else (1, 1)
+    lin_par = {"k": _lanes(min(width, ffn), lin[0]), "n": _lanes(min(width, ffn), lin[-1])}
+    gelu_lanes = _lanes(ffn, arch.units["gelu"].shape[0] if "gelu" in arch.units else 1)
+    gelu, gelu_table = gelu_context("gelu_unit", layer.gelu)
+    norm, norm_table = layernorm_context("layer_norm", layer.norm, width)
+    io, wt = layer.linear.io_type, layer.linear.weight_type
+    acc_d = exact_sum(io.width + wt.width, io.integer + wt.integer, width + 1)
+    acc_ff = exact_sum(io.width + wt.width, io.integer + wt.integer, ffn + 1)
+    blocks = math.ceil(tokens / core.par["qk_p"])
+    shapes = {"wq": (width, width), "bq": (width,), "wk": (width, width), "bk": (width,),
+              "wv": (width, width), "bv": (width,), "wo": (width, width), "bo": (width,),
+              "w1": (width, ffn), "b1": (ffn,), "w2": (ffn, width), "b2": (width,),
+              "gamma1": (width,), "beta1": (width,), "gamma2": (width,), "beta2": (width,)}
+    ports = [Port("x", io, (tokens, width), True),
+             *(Port(n, io if n.startswith(("gamma", "beta")) else wt, shapes[n], True)
+               for n in WEIGHT_NAMES),
+             Port("y", io, (tokens, width), False)]
+    par = {**{f"attention_{k}": v for k, v in core.par.items()},
+           **{f"linear_{k}": v for k, v in lin_par.items()}, "gelu": gelu_lanes}
+    kernel = Kernel(
+        name="encoder", title="one transformer encoder layer", template="encoder.cpp.j2",
+        headers=["attention_core.h.j2", "linear_core.h.j2"], top="encoder_layer",
+        sizes={"T": tokens, "D": width, "H": heads, "DH": head, "FF": ffn, "P": tokens,
+               "M": tokens, "E": head, "F": head, "M0": core.tile, "PQ": core.par["qk_p"]},
+        types={**core.types, "weight_t": wt}, ports=ports,
+        context={**core.context, "lin": lin_par, "gelu_lanes": gelu_lanes,
+                 "acc_d": {"w": acc_d[0], "i": acc_d[1]},
+                 "acc_ff": {"w": acc_ff[0], "i": acc_ff[1]},
+                 "depths": {"q_head": tokens * head, "k_head": blocks * tokens * head,
+                            "av_head": tokens * head, "tokens": tokens * width,
+                            "row": width}},
+        units={**core.units, "gelus": [gelu], "layernorms": [norm]},
+        tables=[*core.tables, gelu_table, norm_table], parallelism=par)
+    weights = layer.random_weights(rng, model_dim=width, ffn_dim=ffn)
+    inputs = {"random": rng.normal(0, 1, (tokens, width)),
+              "large_inputs": rng.uniform(-30, 30, (tokens, width))}
+    for case, values in inputs.items():
+        x = Fixed.from_float(values, io)
+        kernel.cases[case] = {"x": x, **weights, "y": layer(x, weights)}
+    return kernel
+
+
 KERNELS: dict[str, tuple[tuple[str, ...], Callable[..., Kernel]]] = {
     "fusemax": (("P", "M", "E", "F"), _attention),
     "softmax": (("P", "M"), _softmax),
     "gelu": (("N",), _gelu),
     "linear": (("T", "K", "N"), lambda *a: _linear(*a, with_gelu=False)),
     "linear_gelu": (("T", "K", "N"), lambda *a: _linear(*a, with_gelu=True)),
+    "encoder": (("T", "D", "H", "FF"), _encoder),
 }
 """Kernel name -> (sizes it needs, builder)."""
 

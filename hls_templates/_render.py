@@ -70,6 +70,13 @@ def _type_name(kernel: Kernel, port_type: Any) -> str:
     raise AssertionError(f"no typedef for {port_type}")
 
 
+def _bundle(port: str) -> str:
+    """Activations on one AXI master, parameters on another, LayerNorm's on a third."""
+    if port in ("x", "y", "q", "av"):
+        return "gmem0"
+    return "gmem2" if port.startswith(("gamma", "beta")) else "gmem1"
+
+
 def write_vectors(kernel: Kernel, folder: Path) -> None:
     """Raw two's-complement words, one per line, per case and port."""
     for case, values in kernel.cases.items():
@@ -86,7 +93,8 @@ def _files(kernel: Kernel, arch: Architecture, project: str) -> dict[str, str]:
     assert arch.device is not None
     period = 1000.0 / arch.clock_mhz
     ports = [{"name": p.name, "input": p.input, "size": p.size, "type": _type_name(kernel, p.type),
-              "type_name": _type_name(kernel, p.type)} for p in kernel.ports]
+              "type_name": _type_name(kernel, p.type), "bundle": _bundle(p.name)}
+             for p in kernel.ports]
     source = f"{kernel.template[:-3]}"
     context: dict[str, Any] = {
         "project": project, "guard": project.upper(), "title": kernel.title,

@@ -9,9 +9,11 @@ from typing import Any
 from sim._exp import ExpUnit
 from sim._fixed import Fixed, FixedType
 from sim._gelu import GeluUnit
+from sim._layernorm import LayerNormUnit
 from sim._reciprocal import ReciprocalUnit
 
-__all__ = ["c_literal", "exp_context", "gelu_context", "reciprocal_context", "table"]
+__all__ = ["c_literal", "exact_sum", "exp_context", "gelu_context", "layernorm_context",
+           "reciprocal_context", "table"]
 
 
 def c_literal(value: float) -> str:
@@ -62,3 +64,30 @@ def gelu_context(name: str, unit: GeluUnit) -> tuple[dict[str, Any], dict[str, A
                **_widths("table", unit.table_type)}
     return context, table(f"{name}_table", unit.table,
                           f"delta(a) = a * Phi(-a) at a = i / {2**unit.step_bits}, for {name}")
+
+
+def exact_sum(width: int, integer: int, terms: int) -> tuple[int, int]:
+    """Width and integer bits of an exact sum of ``terms`` values of a type."""
+    grow = max(1, math.ceil(math.log2(terms))) + 1 if terms > 1 else 1
+    return width + grow, integer + grow
+
+
+def layernorm_context(name: str, unit: LayerNormUnit, n: int
+                      ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """LayerNorm over ``n`` values: its types, constants and rsqrt table."""
+    io = unit.io_type
+    stat = FixedType(io.width + 8, io.integer + 1)
+    inverse_n = Fixed.from_float([1.0 / n], FixedType(32, 0, signed=False, quantisation="RND"))
+    epsilon = Fixed.from_float([unit.epsilon], unit.variance_type)
+    total = exact_sum(io.width, io.integer, n)
+    squares = exact_sum(2 * stat.width, 2 * stat.integer, n)
+    context = {"name": name, "table": f"{name}_table", "table_bits": unit.table_bits,
+               "entries": len(unit.table), "n": n,
+               "inverse_n": c_literal(inverse_n.to_float()[0]),
+               "epsilon": c_literal(epsilon.to_float()[0]), "stat_t": stat.c_type(),
+               "sum_w": total[0], "sum_i": total[1], "square_w": squares[0],
+               "square_i": squares[1], **_widths("io", io),
+               **_widths("variance", unit.variance_type), **_widths("rsqrt", unit.rsqrt_type),
+               **_widths("table", unit.table_type)}
+    return context, table(f"{name}_table", unit.table,
+                          f"1/sqrt(m) at m = 1 + i / {2**unit.table_bits}, for {name}")

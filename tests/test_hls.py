@@ -28,6 +28,7 @@ PROJECTS = {
     "gelu": ("gelu", {"N": 64}),
     "linear": ("linear", {"T": 3, "K": 20, "N": 24}),
     "linear_gelu": ("linear_gelu", {"T": 2, "K": 8, "N": 16}),
+    "encoder": ("encoder", {"T": 6, "D": 8, "H": 2, "FF": 16, "M0": 4}),
 }
 
 
@@ -123,7 +124,8 @@ def test_pragmas_follow_the_mapping(tmp_path: Path, kernel: str, sizes: dict[str
     (lambda out: emit_hls("gelu", architecture("zcu102"), {"N": 4}, out=out, project="class"),
      "project name 'class' is not a legal C++ identifier"),
     (lambda out: emit_hls("conv", architecture("zcu102"), {"N": 4}, out=out),
-     "unknown HLS kernel 'conv'; known: fusemax, softmax, gelu, linear, linear_gelu"),
+     "unknown HLS kernel 'conv'; known: fusemax, softmax, gelu, linear, linear_gelu, "
+     "encoder"),
     (lambda out: emit_hls("linear", architecture("zcu102"), {"T": 4}, out=out),
      "kernel linear needs sizes T, K, N; missing K, N"),
 ])
