@@ -44,9 +44,11 @@ class HlsError(CascadeError):
 
 def _environment() -> jinja2.Environment:
     folder = resources.files("hls_templates").joinpath("hls")
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), trim_blocks=True,
-                              lstrip_blocks=True, keep_trailing_newline=True,
-                              undefined=jinja2.StrictUndefined, autoescape=False)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True,
+                             undefined=jinja2.StrictUndefined, autoescape=False)
+    env.filters["py"] = repr  # Python literals in the emitted cocotb test
+    return env
 
 
 def check_identifier(name: str, what: str) -> str:
@@ -105,7 +107,8 @@ def _files(kernel: Kernel, arch: Architecture, project: str) -> dict[str, str]:
         "ports": ports, "tables": kernel.tables, "cases": list(kernel.cases),
         "arch": arch.name, "part": arch.device.part, "clock_mhz": f"{arch.clock_mhz:g}",
         "period_ns": f"{period:.4g}", "sources": [source], "parallelism": kernel.parallelism,
-        "port_table": {p.name: [p.type.width, p.size, p.input] for p in kernel.ports},
+        "port_table": {p.name: [p.type.width, p.size, p.input, _bundle(p.name)]
+                       for p in kernel.ports},
         **kernel.units, **kernel.context,
     }
     cores = {f"src/{h[:-3]}": env.get_template(f"src/{h}").render(context)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import filecmp
 import json
+import py_compile
 import re
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -50,6 +53,22 @@ def test_csim_bit_exact_and_warning_free(simulated: dict[str, CsimResult], name:
     assert result.warnings == []
     assert result.mismatches == []
     assert result.compared > 0 and result.passed
+
+
+def test_emitted_scripts_are_well_formed(simulated: dict[str, CsimResult]) -> None:
+    """The cocotb test (run only where Vitis exports RTL) and the TCL refer to real files."""
+    for result in simulated.values():
+        folder = result.folder
+        test = folder / "cocotb" / "test_kernel.py"
+        py_compile.compile(str(test), doraise=True)
+        lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated",
+                               "--select", "E,F,W,B", "--line-length", "100", str(test)],
+                              capture_output=True, text=True)
+        assert lint.returncode == 0, lint.stdout
+        tcl = (folder / "run_hls.tcl").read_text()
+        for name in re.findall(r"add_files (?:-tb )?(\S+)", tcl):
+            assert (folder / name).exists(), f"{folder.name}: run_hls.tcl adds missing {name}"
+        assert "set_part xczu9eg-ffvb1156-2-e" in tcl and "create_clock -period 3.333" in tcl
 
 
 def test_edge_cases_are_in_the_vectors(simulated: dict[str, CsimResult]) -> None:
