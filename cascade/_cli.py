@@ -108,6 +108,7 @@ def _build_parser() -> argparse.ArgumentParser:
                                "(e.g. 'ap_fixed<16,6>'), table_bits")
     emitting.add_argument("--array", type=int, help="PEs per array axis")
     emitting.add_argument("--seed", type=int, default=0, help="seed of the random vectors")
+    emitting.add_argument("--name", help="project (and C++ identifier) name; default KERNEL")
     emitting.add_argument("--out", required=True, help="project folder")
     emitting.add_argument("--force", action="store_true", help="replace --out")
     emitting.add_argument("--json", action="store_true")
@@ -390,7 +391,7 @@ def _emit_hls(args: argparse.Namespace) -> int:
 
     numerics = load_numerics(args.numerics) if args.numerics else None
     summary = emit_hls(args.kernel, _arch_from(args), _kernel_sizes(args), out=Path(args.out),
-                       force=args.force, seed=args.seed, numerics=numerics)
+                       force=args.force, seed=args.seed, numerics=numerics, project=args.name)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

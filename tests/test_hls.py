@@ -169,6 +169,14 @@ def test_existing_folder_needs_force(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert not (out / "mine.txt").exists() and (out / "src" / "gelu.cpp").is_file()
 
 
+def test_cli_refuses_an_illegal_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["emit-hls", "gelu", "--arch", "zcu102", "--shape", "N=4", "--name", "my-gelu",
+                 "--out", str(tmp_path / "p")]) == 2
+    assert capsys.readouterr().err == ("cascade: error: project name 'my-gelu' is not a legal "
+                                       "C++ identifier\n")
+    assert not (tmp_path / "p").exists()
+
+
 def test_numerics_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     good = tmp_path / "n.yaml"
     good.write_text("io: ap_fixed<12,5>\nscore: ap_fixed<24,12>\ntable_bits: 5\n")
