@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["CascadeError"]
+from pathlib import Path
+
+__all__ = ["CascadeError", "read_text"]
 
 
 class CascadeError(ValueError):
@@ -35,3 +37,12 @@ class CascadeError(ValueError):
         if self.line is not None:
             where = f"{where}:{self.line}"
         return f"{where}: {self.message}"
+
+
+def read_text(path: str | Path, what: str) -> str:
+    """A UTF-8 input file's text, or a one-line :class:`CascadeError` naming it."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise CascadeError(f"cannot read {what}: {reason}", file=str(path)) from None

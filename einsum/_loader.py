@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from ._errors import CascadeError
+from ._errors import CascadeError, read_text
 from ._ir import Cascade, Initial, Next, Zero
 from ._parser import Statements, parse_statements
 from ._validate import validate
@@ -276,11 +276,7 @@ def library_names() -> tuple[str, ...]:
 def load_file(path: str | Path) -> Cascade:
     """Load a ``.yaml``/``.yml`` wrapper or a text-form cascade file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
-        raise CascadeError(f"cannot read the file: {reason}", file=str(path)) from None
+    text = read_text(path, "the file")
     if path.suffix in (".yaml", ".yml"):
         return load_yaml_text(text, file=str(path))
     from ._parser import parse_text

@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from ._errors import CascadeError
+from ._errors import CascadeError, read_text
 
 __all__ = ["Model", "model", "model_from_config", "model_names"]
 
@@ -109,11 +109,7 @@ def _from_hf(name: str, text: str, file: str) -> Model:
 def model_from_config(path: str | Path) -> Model:
     """A workload from a HuggingFace ``config.json`` (batch 1), named after the file."""
     path = Path(path)
-    try:
-        text = path.read_text("utf-8")
-    except OSError as error:
-        raise CascadeError(f"cannot read model config: {error.strerror}", file=str(path)
-                           ) from None
+    text = read_text(path, "model config")
     name = path.parent.name if path.stem == "config" else path.stem
     return _from_hf(name.lower(), text, str(path))
 

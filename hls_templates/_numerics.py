@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from einsum import CascadeError
+from einsum._errors import read_text
 from einsum._loader import _construct, _node_line, yaml_fields
 from sim._attention import AttentionNumerics
 from sim._fixed import FixedType
@@ -44,10 +45,4 @@ def load_numerics_text(text: str, *, file: str = "<numerics>") -> AttentionNumer
 
 
 def load_numerics(path: str | Path) -> AttentionNumerics:
-    path = Path(path)
-    try:
-        text = path.read_text("utf-8")
-    except OSError as error:
-        raise CascadeError(f"cannot read numerics file: {error.strerror}", file=str(path)
-                           ) from None
-    return load_numerics_text(text, file=str(path))
+    return load_numerics_text(read_text(path, "numerics file"), file=str(path))

@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 
 from einsum import CascadeError, Model, library_names, load, model
+from einsum._errors import read_text
 from einsum._loader import MAX_SHAPE, _construct, _node_line, yaml_fields
 from einsum._models import model_from_config
 
@@ -163,9 +164,9 @@ def load_sweep(path: str | Path) -> SweepSpec:
     """Read and validate a sweep spec file; cascade and config paths are relative to it."""
     path = Path(path)
     try:
-        text = path.read_text("utf-8")
-    except OSError as error:
-        raise SweepError(f"cannot read sweep spec: {error.strerror}", file=str(path)) from None
+        text = read_text(path, "sweep spec")
+    except CascadeError as error:
+        raise SweepError(error.message, file=error.file) from None
     return parse_sweep(text, file=str(path), base=path.parent)
 
 
