@@ -5,7 +5,7 @@ the HLS C++ is checked against.
 >>> from pathlib import Path
 >>> out = Path(tempfile.mkdtemp()) / "exp"
 >>> emit_rtl("exp", {}, out=out)["files"]
-['cascade_rtl.json', 'exp_unit.v']
+['cascade_rtl.json', 'exp_unit.v', 'lerp.v']
 """
 
 from __future__ import annotations
@@ -19,12 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 
 from einsum import CascadeError
 from sim._exp import ExpUnit
 from sim._fixed import Fixed, FixedType
+from sim._gelu import GeluUnit
+from sim._reciprocal import ReciprocalUnit
 
-__all__ = ["RTL_UNITS", "RtlError", "RtlUnit", "emit_rtl", "rtl_unit"]
+__all__ = ["RTL_UNITS", "STREAMING_EINSUMS", "RtlError", "RtlUnit", "emit_rtl", "rtl_unit",
+           "unit_vectors"]
 
 
 class RtlError(CascadeError):
@@ -64,6 +68,10 @@ def _int_param(params: dict[str, Any], key: str, default: int, low: int, high: i
     return number
 
 
+def _lerp() -> str:
+    return resources.files("hls_templates").joinpath("rtl", "lerp.v").read_text()
+
+
 # ----- exp
 
 
@@ -97,16 +105,124 @@ def _exp(params: dict[str, Any]) -> RtlUnit:
         "out_w": out_w, "table_w": table_w, "n_w": n_w, "weight_w": weight_w,
         "log2e": _raw(log2e)[0], "log2e_f": log2e_type.fraction,
         "product_w": in_t.width + 1 + log2e_type.width,
-        "sum_w": table_w + weight_w + 4, "half": 1 << (weight_w - 1), "shifted": shifted,
+        "shifted": shifted,
     }
-    files = {"exp_unit.v": _environment().get_template("exp_unit.v.j2").render(context)}
+    files = {"exp_unit.v": _environment().get_template("exp_unit.v.j2").render(context),
+             "lerp.v": _lerp()}
     return RtlUnit("exp", "exp_unit", files,
                    {"in_type": str(in_t), "out_type": str(out_t),
                     "table_bits": unit.table_bits, "latency": 3, **params})
 
 
+# ----- reciprocal
+
+
+def reciprocal_unit(params: dict[str, Any]) -> ReciprocalUnit:
+    width = _int_param(params, "width", 32, 8, 48)
+    integer = _int_param(params, "integer", 14, 1, width - 1)
+    out_width = _int_param(params, "out_width", 32, 8, 48)
+    table_bits = _int_param(params, "table_bits", 6, 2, 10)
+    if width <= table_bits:
+        raise RtlError(f"reciprocal: width {width} must exceed table_bits {table_bits}")
+    return ReciprocalUnit(in_type=FixedType(width, integer, signed=False),
+                          out_type=FixedType(out_width, 2, signed=False),
+                          table_bits=table_bits)
+
+
+def _reciprocal(params: dict[str, Any]) -> RtlUnit:
+    unit = reciprocal_unit(params)
+    in_t, out_t, table_t = unit.in_type, unit.out_type, unit.table_type
+    top_w = in_t.width.bit_length()
+    context = {
+        "name": "reciprocal_unit", "entries": len(unit.table), "table_bits": unit.table_bits,
+        "table": _raw(unit.table), "in_t": in_t.c_type(), "out_t": out_t.c_type(),
+        "table_t": table_t.c_type(), "in_w": in_t.width, "in_f": in_t.fraction,
+        "out_w": out_t.width, "out_max": out_t.max_raw, "table_w": table_t.width,
+        "top_w": top_w, "power_w": top_w + 2, "weight_w": in_t.width - unit.table_bits,
+        "wide_w": table_t.width + max(in_t.fraction, 0) + 1,
+    }
+    files = {"reciprocal_unit.v": _environment().get_template("reciprocal_unit.v.j2")
+             .render(context), "lerp.v": _lerp()}
+    return RtlUnit("reciprocal", "reciprocal_unit", files,
+                   {"in_type": str(in_t), "out_type": str(out_t),
+                    "table_bits": unit.table_bits, "latency": 3, **params})
+
+
+# ----- GELU
+
+
+def gelu_unit(params: dict[str, Any]) -> GeluUnit:
+    width = _int_param(params, "width", 32, 12, 40)
+    integer = _int_param(params, "integer", 10, 4, width - 6)
+    step_bits = _int_param(params, "step_bits", 5, 2, 8)
+    if width - integer <= step_bits:
+        raise RtlError(f"gelu: {width - integer} fraction bits leave no weight after "
+                       f"step_bits {step_bits}")
+    return GeluUnit(io_type=FixedType(width, integer), step_bits=step_bits)
+
+
+def _gelu(params: dict[str, Any]) -> RtlUnit:
+    unit = gelu_unit(params)
+    io, table_t = unit.io_type, unit.table_type
+    context = {
+        "name": "gelu_unit", "entries": unit.entries, "step_bits": unit.step_bits,
+        "table": _raw(unit.table), "io_t": io.c_type(), "table_t": table_t.c_type(),
+        "io_w": io.width, "table_w": table_t.width,
+        "index_w": (unit.entries - 1).bit_length() + 1,
+        "weight_w": io.fraction - unit.step_bits,
+    }
+    files = {"gelu_unit.v": _environment().get_template("gelu_unit.v.j2").render(context),
+             "lerp.v": _lerp()}
+    return RtlUnit("gelu", "gelu_unit", files,
+                   {"io_type": str(io), "step_bits": unit.step_bits, "latency": 3, **params})
+
+
+# ----- test vectors from the golden models (the same at every level)
+
+
+def _words(values: Fixed, t: FixedType) -> list[int]:
+    return [int(v) % (1 << t.width) for v in values.cast(t).raw]
+
+
+def unit_vectors(kind: str, params: dict[str, Any], count: int, seed: int
+                 ) -> tuple[list[int], list[int]]:
+    """Input and expected output words of a streaming unit: edge values, then random ones."""
+    rng = np.random.default_rng(seed)
+    if kind == "exp":
+        exp = exp_unit(params)
+        t = exp.in_type
+        edges = [0.0, -t.lsb, t.lsb, 1.0, t.min_raw * t.lsb, t.max_raw * t.lsb, -0.5, -20.0]
+        x = Fixed.from_float(np.concatenate([edges, -rng.exponential(4, count - len(edges))]),
+                             t)
+        return _words(x, t), _words(exp(x), exp.out_type)
+    if kind == "reciprocal":
+        recip = reciprocal_unit(params)
+        t = recip.in_type
+        edges = [0.0, t.lsb, 1.0, 1.5, 2.0 - t.lsb, t.max_raw * t.lsb, 3.0, 1000.0 % t.max_raw]
+        values = np.concatenate([edges, np.exp(rng.uniform(np.log(t.lsb),
+                                                           np.log(t.max_raw * t.lsb),
+                                                           count - len(edges)))])
+        x = Fixed.from_float(np.minimum(values, t.max_raw * t.lsb), t)
+        return _words(x, t), _words(recip(x), recip.out_type)
+    if kind == "gelu":
+        gelu = gelu_unit(params)
+        t = gelu.io_type
+        edges = [0.0, t.min_raw * t.lsb, t.max_raw * t.lsb, -gelu.limit, gelu.limit,
+                 -gelu.limit + t.lsb, gelu.limit - t.lsb, -t.lsb, t.lsb]
+        x = Fixed.from_float(np.concatenate([edges, rng.normal(0, 3, count - len(edges))]), t)
+        return _words(x, t), _words(gelu(x), t)
+    raise RtlError(f"no streaming vectors for {kind!r}")
+
+
+STREAMING_EINSUMS = {"exp": "Y[n] = exp(X[n])", "reciprocal": "Y[n] = recip(X[n])",
+                     "gelu": "Y[n] = gelu(X[n])"}
+"""The one-Einsum cascade each streaming unit computes, for the analytical model's cycles."""
+
+
 RTL_UNITS: dict[str, Callable[[dict[str, Any]], RtlUnit]] = {
     "exp": _exp,
+    "reciprocal": _reciprocal,
+    "gelu": _gelu,
 }
 """Unit name -> renderer of its Verilog from parameters."""
 

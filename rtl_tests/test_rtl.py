@@ -7,20 +7,26 @@ from pathlib import Path
 
 import pytest
 
-from hls_templates._rtl import emit_rtl, rtl_unit
+from hls_templates._rtl import STREAMING_EINSUMS, emit_rtl, rtl_unit
 from hls_templates._verilator import lint, run_testbench
 
-UNITS = {
-    "exp16": ("exp", {}, "tb_exp"),
-    "exp24": ("exp", {"width": 24, "integer": 8, "table_bits": 5}, "tb_exp"),
+STREAMING = {
+    "exp16": ("exp", {}),
+    "exp24": ("exp", {"width": 24, "integer": 8, "table_bits": 5}),
+    "reciprocal32": ("reciprocal", {}),
+    "reciprocal18": ("reciprocal", {"width": 18, "integer": 10, "out_width": 16,
+                                    "table_bits": 4}),
+    "gelu32": ("gelu", {}),
+    "gelu16": ("gelu", {"width": 16, "integer": 6, "step_bits": 4}),
 }
 
 
-@pytest.mark.parametrize("name", list(UNITS))
-def test_unit(name: str, tmp_path: Path) -> None:
-    kind, params, testbench = UNITS[name]
+@pytest.mark.parametrize("name", list(STREAMING))
+def test_streaming_unit(name: str, tmp_path: Path) -> None:
+    kind, params = STREAMING[name]
     summary = emit_rtl(kind, params, out=tmp_path / name)
     unit = rtl_unit(kind, params)
     assert lint(tmp_path / name, unit.top) == []
-    run_testbench(unit, tmp_path / name, testbench,
-                  config={"params": params, "params_out": summary["params"]})
+    run_testbench(unit, tmp_path / name, "tb_units",
+                  config={"unit": kind, "params": params, "einsum": STREAMING_EINSUMS[kind],
+                          "latency": summary["params"]["latency"]})
