@@ -26,6 +26,7 @@ from sim._exp import ExpUnit
 from sim._fixed import Fixed, FixedType
 from sim._gelu import GeluUnit
 from sim._reciprocal import ReciprocalUnit
+from sim._softmax import OnlineSoftmax, softmax_config
 
 __all__ = ["RTL_UNITS", "STREAMING_EINSUMS", "RtlError", "RtlUnit", "emit_rtl", "rtl_unit",
            "unit_vectors"]
@@ -86,31 +87,31 @@ def exp_unit(params: dict[str, Any]) -> ExpUnit:
                    out_type=FixedType(width, 1, signed=False), table_bits=table_bits)
 
 
-def _exp(params: dict[str, Any]) -> RtlUnit:
-    unit = exp_unit(params)
+def exp_verilog(unit: ExpUnit, *, name: str = "exp_unit", side_w: int = 0) -> str:
     log2e_type = FixedType(unit.log2e_bits + 2, 2, signed=False, quantisation="RND")
     log2e = Fixed.from_float([math.log2(math.e)], log2e_type)
     in_t, out_t, table_t = unit.in_type, unit.out_type, unit.table_type
-    weight_w = in_t.fraction - unit.table_bits
-    table_w = table_t.width
-    n_w = in_t.integer + 1
-    out_w = out_t.width
+    table_w, out_w = table_t.width, out_t.width
     shifted = ("power_shifted" if out_w == table_w else
                f"{{{out_w - table_w}'d0, power_shifted}}" if out_w > table_w else
                f"power_shifted[{out_w - 1}:0]")
     context = {
-        "name": "exp_unit", "entries": len(unit.table), "table_bits": unit.table_bits,
-        "table": _raw(unit.table), "in_t": in_t.c_type(), "out_t": out_t.c_type(),
-        "table_t": table_t.c_type(), "in_w": in_t.width, "in_f": in_t.fraction,
-        "out_w": out_w, "table_w": table_w, "n_w": n_w, "weight_w": weight_w,
-        "log2e": _raw(log2e)[0], "log2e_f": log2e_type.fraction,
-        "product_w": in_t.width + 1 + log2e_type.width,
+        "name": name, "side_w": side_w, "entries": len(unit.table),
+        "table_bits": unit.table_bits, "table": _raw(unit.table), "in_t": in_t.c_type(),
+        "out_t": out_t.c_type(), "table_t": table_t.c_type(), "in_w": in_t.width,
+        "in_f": in_t.fraction, "out_w": out_w, "table_w": table_w, "n_w": in_t.integer + 1,
+        "weight_w": in_t.fraction - unit.table_bits, "log2e": _raw(log2e)[0],
+        "log2e_f": log2e_type.fraction, "product_w": in_t.width + 1 + log2e_type.width,
         "shifted": shifted,
     }
-    files = {"exp_unit.v": _environment().get_template("exp_unit.v.j2").render(context),
-             "lerp.v": _lerp()}
+    return _environment().get_template("exp_unit.v.j2").render(context)
+
+
+def _exp(params: dict[str, Any]) -> RtlUnit:
+    unit = exp_unit(params)
+    files = {"exp_unit.v": exp_verilog(unit), "lerp.v": _lerp()}
     return RtlUnit("exp", "exp_unit", files,
-                   {"in_type": str(in_t), "out_type": str(out_t),
+                   {"in_type": str(unit.in_type), "out_type": str(unit.out_type),
                     "table_bits": unit.table_bits, "latency": 3, **params})
 
 
@@ -129,22 +130,29 @@ def reciprocal_unit(params: dict[str, Any]) -> ReciprocalUnit:
                           table_bits=table_bits)
 
 
-def _reciprocal(params: dict[str, Any]) -> RtlUnit:
-    unit = reciprocal_unit(params)
+def reciprocal_verilog(unit: ReciprocalUnit, *, name: str = "reciprocal_unit",
+                       side_w: int = 0) -> str:
     in_t, out_t, table_t = unit.in_type, unit.out_type, unit.table_type
+    if in_t.signed:
+        raise RtlError("the reciprocal unit takes an unsigned input (a sum)")
     top_w = in_t.width.bit_length()
     context = {
-        "name": "reciprocal_unit", "entries": len(unit.table), "table_bits": unit.table_bits,
-        "table": _raw(unit.table), "in_t": in_t.c_type(), "out_t": out_t.c_type(),
-        "table_t": table_t.c_type(), "in_w": in_t.width, "in_f": in_t.fraction,
-        "out_w": out_t.width, "out_max": out_t.max_raw, "table_w": table_t.width,
-        "top_w": top_w, "power_w": top_w + 2, "weight_w": in_t.width - unit.table_bits,
+        "name": name, "side_w": side_w, "entries": len(unit.table),
+        "table_bits": unit.table_bits, "table": _raw(unit.table), "in_t": in_t.c_type(),
+        "out_t": out_t.c_type(), "table_t": table_t.c_type(), "in_w": in_t.width,
+        "in_f": in_t.fraction, "out_w": out_t.width, "out_max": out_t.max_raw,
+        "table_w": table_t.width, "top_w": top_w, "power_w": top_w + 2,
+        "weight_w": in_t.width - unit.table_bits,
         "wide_w": table_t.width + max(in_t.fraction, 0) + 1,
     }
-    files = {"reciprocal_unit.v": _environment().get_template("reciprocal_unit.v.j2")
-             .render(context), "lerp.v": _lerp()}
+    return _environment().get_template("reciprocal_unit.v.j2").render(context)
+
+
+def _reciprocal(params: dict[str, Any]) -> RtlUnit:
+    unit = reciprocal_unit(params)
+    files = {"reciprocal_unit.v": reciprocal_verilog(unit), "lerp.v": _lerp()}
     return RtlUnit("reciprocal", "reciprocal_unit", files,
-                   {"in_type": str(in_t), "out_type": str(out_t),
+                   {"in_type": str(unit.in_type), "out_type": str(unit.out_type),
                     "table_bits": unit.table_bits, "latency": 3, **params})
 
 
@@ -175,6 +183,69 @@ def _gelu(params: dict[str, Any]) -> RtlUnit:
              "lerp.v": _lerp()}
     return RtlUnit("gelu", "gelu_unit", files,
                    {"io_type": str(io), "step_bits": unit.step_bits, "latency": 3, **params})
+
+
+# ----- the online softmax
+
+
+def softmax_unit(params: dict[str, Any]) -> OnlineSoftmax:
+    width = _int_param(params, "width", 16, 12, 32)
+    table_bits = _int_param(params, "table_bits", 6, 3, 8)
+    return softmax_config(width, table_bits)
+
+
+def _fit(expr: str, width: int, target: int) -> str:
+    """An unsigned ``width``-bit expression zero-extended or cut to ``target`` bits."""
+    if width == target:
+        return expr
+    return f"{{{target - width}'d0, {expr}}}" if width < target else f"{expr}[{target - 1}:0]"
+
+
+def _softmax(params: dict[str, Any]) -> RtlUnit:
+    unit = softmax_unit(params)
+    score, total, weight = unit.score_type, unit.sum_type, unit.exp.out_type
+    shift = weight.fraction - total.fraction
+    if shift >= 0:
+        weight_as_sum = _fit(f"weight[{weight.width - 1}:{shift}]", weight.width - shift,
+                             total.width)
+    else:
+        weight_as_sum = _fit(f"{{weight, {-shift}'d0}}", weight.width - shift, total.width)
+    initial = Fixed.constant(unit.initial_bias, score, (1,))
+    context = {
+        "name": "softmax_unit", "exp_name": "softmax_exp", "recip_name": "softmax_recip",
+        "score_t": score.c_type(), "sum_t": total.c_type(), "score_w": score.width,
+        "diff_w": score.width + 1, "weight_w": weight.width, "weight_f": weight.fraction,
+        "sum_w": total.width, "product_w": total.width + weight.width,
+        "sum_one": 1 << total.fraction, "weight_as_sum": weight_as_sum,
+        "recip_w": unit.reciprocal.out_type.width, "initial_bias": _raw(initial)[0],
+    }
+    files = {
+        "softmax_unit.v": _environment().get_template("softmax_unit.v.j2").render(context),
+        "softmax_exp.v": exp_verilog(unit.exp, name="softmax_exp", side_w=score.width + 2),
+        "softmax_recip.v": reciprocal_verilog(unit.reciprocal, name="softmax_recip",
+                                              side_w=score.width),
+        "lerp.v": _lerp(),
+    }
+    return RtlUnit("softmax", "softmax_unit", files,
+                   {"score_type": str(score), "sum_type": str(total),
+                    "recip_type": str(unit.reciprocal.out_type), "latency": 7, **params})
+
+
+def softmax_vectors(params: dict[str, Any], rows: list[np.ndarray]
+                    ) -> tuple[list[int], list[int], list[tuple[int, int]]]:
+    """Score words, last flags, and per row the expected (bias, 1/sum) words."""
+    unit = softmax_unit(params)
+    t = unit.score_type
+    words: list[int] = []
+    last: list[int] = []
+    expected: list[tuple[int, int]] = []
+    for row in rows:
+        scores = Fixed.from_float(row[None, :], t)
+        recip, bias = unit.statistics(scores)
+        words += _words(Fixed(scores.raw.reshape(-1), t.fraction, t), t)
+        last += [0] * (len(row) - 1) + [1]
+        expected.append((_words(bias, t)[0], _words(recip, unit.reciprocal.out_type)[0]))
+    return words, last, expected
 
 
 # ----- test vectors from the golden models (the same at every level)
@@ -223,6 +294,7 @@ RTL_UNITS: dict[str, Callable[[dict[str, Any]], RtlUnit]] = {
     "exp": _exp,
     "reciprocal": _reciprocal,
     "gelu": _gelu,
+    "softmax": _softmax,
 }
 """Unit name -> renderer of its Verilog from parameters."""
 

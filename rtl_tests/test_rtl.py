@@ -30,3 +30,14 @@ def test_streaming_unit(name: str, tmp_path: Path) -> None:
     run_testbench(unit, tmp_path / name, "tb_units",
                   config={"unit": kind, "params": params, "einsum": STREAMING_EINSUMS[kind],
                           "latency": summary["params"]["latency"]})
+
+
+@pytest.mark.parametrize("params", [{}, {"width": 24, "table_bits": 5}])
+def test_softmax_unit(params: dict[str, int], tmp_path: Path) -> None:
+    out = tmp_path / "softmax"
+    summary = emit_rtl("softmax", params, out=out)
+    unit = rtl_unit("softmax", params)
+    assert lint(out, unit.top) == []
+    run_testbench(unit, out, "tb_softmax",
+                  config={"params": params, "einsum": STREAMING_EINSUMS["exp"],
+                          "latency": summary["params"]["latency"]})
