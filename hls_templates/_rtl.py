@@ -248,6 +248,71 @@ def softmax_vectors(params: dict[str, Any], rows: list[np.ndarray]
     return words, last, expected
 
 
+# ----- the 2D systolic array and the 1D vector array
+
+
+def _type_param(params: dict[str, Any], key: str, default: str) -> FixedType:
+    text = str(params.get(key, default))
+    try:
+        return FixedType.parse(text)
+    except CascadeError as error:
+        raise RtlError(f"parameter {key}: {error.message}") from None
+
+
+def systolic_types(params: dict[str, Any]) -> tuple[int, int, FixedType, FixedType, int]:
+    """(rows, cols, A type, B type, accumulator width) of a systolic array."""
+    rows = _int_param(params, "rows", 4, 1, 32)
+    cols = _int_param(params, "cols", 4, 1, 32)
+    a = _type_param(params, "a", "ap_fixed<16,6>")
+    b = _type_param(params, "b", "ap_fixed<16,6>")
+    depth = _int_param(params, "max_k", 4096, 1, 1 << 20)
+    return rows, cols, a, b, a.width + b.width + depth.bit_length() + 1
+
+
+def _systolic(params: dict[str, Any]) -> RtlUnit:
+    rows, cols, a, b, acc_w = systolic_types(params)
+    drain = rows + cols - 2
+    env = _environment()
+    context = {"name": "systolic_array", "rows": rows, "cols": cols, "a_w": a.width,
+               "b_w": b.width, "acc_w": acc_w, "drain": drain,
+               "count_w": max(drain, 1).bit_length() + 1,
+               "row_w": max(rows - 1, 1).bit_length()}
+    files = {"systolic_array.v": env.get_template("systolic_array.v.j2").render(context),
+             "mac_pe.v": resources.files("hls_templates").joinpath("rtl", "mac_pe.v")
+             .read_text()}
+    return RtlUnit("systolic", "systolic_array", files,
+                   {"rows": rows, "cols": cols, "acc_w": acc_w, "drain": drain,
+                    "a_type": str(a), "b_type": str(b)})
+
+
+def vector_types(params: dict[str, Any]) -> tuple[int, FixedType, FixedType, FixedType]:
+    lanes = _int_param(params, "lanes", 8, 1, 256)
+    a = _type_param(params, "a", "ap_fixed<32,14>")
+    b = _type_param(params, "b", "ap_ufixed<18,1>")
+    y = _type_param(params, "y", "ap_fixed<32,14>")
+    if a.fraction + b.fraction < y.fraction:
+        raise RtlError("vector array: a*b needs at least the fraction bits of y")
+    if a.fraction != y.fraction or a.width > y.width:
+        raise RtlError("vector array: max(a, c) needs a with y's fraction and no more bits")
+    return lanes, a, b, y
+
+
+def _vector(params: dict[str, Any]) -> RtlUnit:
+    lanes, a, b, y = vector_types(params)
+    b_w = b.width + (0 if b.signed else 1)  # an unsigned b gets a zero sign bit
+    a_as_y = "a" if a.width == y.width else \
+        f"{{{{{y.width - a.width}{{a[{a.width - 1}]}}}}, a}}"
+    context = {"name": "vector_array", "lanes": lanes, "a_w": a.width, "b_w": b_w,
+               "y_w": y.width, "wide_w": a.width + b_w + 1,
+               "shift": a.fraction + b.fraction - y.fraction, "a_as_y": a_as_y,
+               "a_t": a.c_type(), "b_t": b.c_type(), "y_t": y.c_type()}
+    files = {"vector_array.v": _environment().get_template("vector_array.v.j2")
+             .render(context)}
+    return RtlUnit("vector", "vector_array", files,
+                   {"lanes": lanes, "a_type": str(a), "b_type": str(b), "y_type": str(y),
+                    "b_w": b_w, "latency": 1})
+
+
 # ----- test vectors from the golden models (the same at every level)
 
 
@@ -295,6 +360,8 @@ RTL_UNITS: dict[str, Callable[[dict[str, Any]], RtlUnit]] = {
     "reciprocal": _reciprocal,
     "gelu": _gelu,
     "softmax": _softmax,
+    "systolic": _systolic,
+    "vector": _vector,
 }
 """Unit name -> renderer of its Verilog from parameters."""
 

@@ -1,8 +1,11 @@
 """The analytical model's cycles for the units the RTL implements, so that RTL cycle counts
-are compared with the same cost model that maps whole cascades (sim/_cost.py).
+are compared with the same cost model that maps whole cascades (sim/_cost.py): the Einsum a
+unit computes, bound to a unit of the Edge-MoE design reshaped to the RTL's lanes.
 
 >>> streaming_cycles("Y[n] = exp(X[n])", 1000)
 1000
+>>> array_cycles("C[r,c] = A[r,k] * B[k,c]", {"R": 4, "C": 4, "K": 256}, (4, 4), ("R", "C"))
+256
 """
 
 from __future__ import annotations
@@ -11,17 +14,30 @@ from einsum import op_counts, parse_text
 from mapper import architecture
 from sim._cost import einsum_compute
 
-__all__ = ["streaming_cycles"]
+__all__ = ["array_cycles", "streaming_cycles"]
+
+# the Edge-MoE unit whose op costs (one cycle each) the RTL lanes share
+_UNIT_FOR = {"gelu": "gelu", "exp": "softmax", "div": "softmax", "mac": "linear",
+             "max": "vector", "add": "vector", "mul": "vector"}
+
+
+def array_cycles(einsum_text: str, sizes: dict[str, int], shape: tuple[int, ...],
+                 spatial: tuple[str, ...]) -> int:
+    """Cycles of a one-Einsum cascade with ``spatial`` ranks on a unit of ``shape``."""
+    cascade = parse_text(einsum_text, name="unit")
+    e = cascade.einsums[0]
+    ops = {k: v for k, v in op_counts(cascade, sizes).items() if v}
+    unit = _UNIT_FOR[next(iter(ops))]
+    if unit == "linear" and len(spatial) == 1:
+        unit = "vector"
+    arch = architecture("zcu102").with_units({unit: shape})
+    points = 1
+    for r in {v.upper() for v in e.iteration_ranks}:
+        points *= sizes[r]
+    return einsum_compute(e, ops, points, arch, unit, spatial, sizes).cycles
 
 
 def streaming_cycles(einsum_text: str, count: int, *, lanes: int = 1) -> int:
-    """Cycles of a one-Einsum elementwise cascade over ``count`` points on a ``lanes``-wide
-    unit of the Edge-MoE design whose ops cost one cycle each (its softmax/GELU lanes)."""
-    cascade = parse_text(einsum_text, name="unit")
-    e = cascade.einsums[0]
-    rank = e.output.variables[0].upper()
-    sizes = {rank: count}
-    ops = {k: v for k, v in op_counts(cascade, sizes).items() if v}
-    unit = "gelu" if "gelu" in ops else "softmax"
-    arch = architecture("zcu102").with_units({unit: (lanes,)})
-    return einsum_compute(e, ops, count, arch, unit, (rank,), sizes).cycles
+    """Cycles of an elementwise one-Einsum cascade over ``count`` points on ``lanes`` lanes."""
+    rank = parse_text(einsum_text, name="unit").einsums[0].output.variables[0].upper()
+    return array_cycles(einsum_text, {rank: count}, (lanes,), (rank,))

@@ -41,3 +41,20 @@ def test_softmax_unit(params: dict[str, int], tmp_path: Path) -> None:
     run_testbench(unit, out, "tb_softmax",
                   config={"params": params, "einsum": STREAMING_EINSUMS["exp"],
                           "latency": summary["params"]["latency"]})
+
+
+@pytest.mark.parametrize(("kind", "params"), [
+    ("systolic", {"rows": 4, "cols": 4}),
+    ("systolic", {"rows": 8, "cols": 8, "a": "ap_fixed<8,4>", "b": "ap_fixed<12,2>"}),
+    ("systolic", {"rows": 2, "cols": 5}),
+    ("vector", {"lanes": 8}),
+    ("vector", {"lanes": 3, "a": "ap_fixed<20,8>", "b": "ap_fixed<10,2>",
+                "y": "ap_fixed<24,12>"}),
+])
+def test_array(kind: str, params: dict[str, object], tmp_path: Path) -> None:
+    out = tmp_path / kind
+    summary = emit_rtl(kind, params, out=out)
+    unit = rtl_unit(kind, params)
+    assert lint(out, unit.top) == []
+    run_testbench(unit, out, "tb_arrays",
+                  config={"unit": kind, "params": params, "b_w": summary["params"].get("b_w")})
