@@ -21,6 +21,7 @@ from einsum._models import Model, model, model_from_config, model_names
 from einsum._shapes import parse_shape_text
 from einsum._validate import validate
 from hls_templates._kernels import KERNELS
+from hls_templates._rtl import RTL_UNITS
 from mapper import Architecture, architecture, architecture_names
 from mapper._network import network, network_names
 from mapper._search import OBJECTIVES, search
@@ -117,6 +118,22 @@ def _build_parser() -> argparse.ArgumentParser:
                                                   "testbench; compare with the Python model")
     simulating.add_argument("project", metavar="DIR")
     simulating.add_argument("--json", action="store_true")
+
+    rtl = commands.add_parser("emit-rtl", help="Verilog for a datapath unit (lint-clean, "
+                                                "bit-exact with the Python model)")
+    rtl.add_argument("unit", metavar="UNIT", help=f"one of {', '.join(RTL_UNITS)}")
+    rtl.add_argument("--param", action="append", default=[], metavar="K=V",
+                     help="a unit parameter, e.g. width=24, rows=8, a='ap_fixed<8,4>'")
+    rtl.add_argument("--out", required=True, help="output folder")
+    rtl.add_argument("--force", action="store_true", help="replace --out")
+    rtl.add_argument("--synth", action="store_true",
+                     help="also run Yosys synth_xilinx (UltraScale+) and report resources")
+    rtl.add_argument("--json", action="store_true")
+
+    verifying = commands.add_parser("verify-rtl", help="lint and simulate an emitted unit "
+                                                       "with its cocotb testbench (Verilator)")
+    verifying.add_argument("folder", metavar="DIR")
+    verifying.add_argument("--json", action="store_true")
 
     numbers = commands.add_parser("numerics", help="fixed-point error of softmax and GELU "
                                                    "choices, beside hls4ml's default")
@@ -219,6 +236,10 @@ def _run(args: argparse.Namespace) -> int:
         return _emit_hls(args)
     if args.command == "csim":
         return _csim(args)
+    if args.command == "emit-rtl":
+        return _emit_rtl(args)
+    if args.command == "verify-rtl":
+        return _verify_rtl(args)
     if args.command == "report":
         return _report(args)
     if args.command == "numerics":
@@ -421,6 +442,49 @@ def _csim(args: argparse.Namespace) -> int:
         print(f"{args.project}: {result.compared:,} output words compared with the Python "
               f"model: {verdict}")
     return 0 if result.passed else 1
+
+
+def _rtl_params(pairs: list[str]) -> dict[str, str]:
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CascadeError(f"--param takes KEY=VALUE, not {pair!r}")
+        params[key.strip()] = value.strip()
+    return params
+
+
+def _emit_rtl(args: argparse.Namespace) -> int:
+    from hls_templates._rtl import emit_rtl
+
+    summary = emit_rtl(args.unit, _rtl_params(args.param), out=Path(args.out),
+                       force=args.force)
+    if args.synth:
+        from hls_templates._synth import synthesize
+
+        summary["synthesis"] = synthesize(Path(args.out), summary["top"]).to_json()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"{summary['unit']} ({summary['top']}) -> {args.out}: "
+              f"{', '.join(summary['files'])}")
+        if "synthesis" in summary:
+            r = summary["synthesis"]
+            print(f"synth_xilinx (xcup): {r['lut']:,} LUT, {r['ff']:,} FF, {r['dsp']} DSP48E2, "
+                  f"{r['bram36']:g} BRAM36, {r['carry']} CARRY")
+    return 0
+
+
+def _verify_rtl(args: argparse.Namespace) -> int:
+    from hls_templates._rtl import verify_rtl
+
+    result = verify_rtl(Path(args.folder))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{args.folder}: lint clean; {result['tests']} cocotb tests passed under "
+              f"Verilator ({result['testbench']})")
+    return 0
 
 
 def _report(args: argparse.Namespace) -> int:

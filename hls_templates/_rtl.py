@@ -366,9 +366,21 @@ RTL_UNITS: dict[str, Callable[[dict[str, Any]], RtlUnit]] = {
 """Unit name -> renderer of its Verilog from parameters."""
 
 
+PARAMETERS = {"exp": ("width", "integer", "table_bits"),
+              "reciprocal": ("width", "integer", "out_width", "table_bits"),
+              "gelu": ("width", "integer", "step_bits"), "softmax": ("width", "table_bits"),
+              "systolic": ("rows", "cols", "a", "b", "max_k"),
+              "vector": ("lanes", "a", "b", "y")}
+"""The parameters each unit takes."""
+
+
 def rtl_unit(kind: str, params: dict[str, Any]) -> RtlUnit:
     if kind not in RTL_UNITS:
         raise RtlError(f"unknown RTL unit {kind!r}; known: {', '.join(RTL_UNITS)}")
+    unknown = sorted(set(params) - set(PARAMETERS[kind]))
+    if unknown:
+        raise RtlError(f"unit {kind} has no parameter {', '.join(unknown)}; it takes "
+                       f"{', '.join(PARAMETERS[kind])}")
     return RTL_UNITS[kind](params)
 
 
@@ -386,3 +398,39 @@ def emit_rtl(kind: str, params: dict[str, Any], *, out: Path, force: bool = Fals
              "files": sorted(unit.files)}, indent=2, sort_keys=True) + "\n")
     return {"unit": unit.kind, "top": unit.top, "out": str(out),
             "files": sorted([*unit.files, "cascade_rtl.json"]), "params": unit.params}
+
+
+TESTBENCHES = {"exp": "tb_units", "reciprocal": "tb_units", "gelu": "tb_units",
+               "softmax": "tb_softmax", "systolic": "tb_arrays", "vector": "tb_arrays"}
+"""The cocotb module (in rtl_tests/) that verifies each unit."""
+
+
+def testbench_config(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """What the unit's cocotb testbench reads from CASCADE_RTL_CONFIG."""
+    unit = rtl_unit(kind, params)
+    einsum = STREAMING_EINSUMS["exp" if kind == "softmax" else kind] \
+        if kind in (*STREAMING_EINSUMS, "softmax") else None
+    return {"unit": kind, "params": params, "einsum": einsum,
+            "latency": unit.params.get("latency"), "b_w": unit.params.get("b_w")}
+
+
+def verify_rtl(folder: Path) -> dict[str, Any]:
+    """Lint an emitted unit and run its cocotb testbench under Verilator."""
+    from ._verilator import lint, run_testbench
+
+    meta_path = folder / "cascade_rtl.json"
+    if not meta_path.is_file():
+        raise RtlError(f"{folder} is not an emitted RTL unit (no cascade_rtl.json)")
+    meta = json.loads(meta_path.read_text())
+    kind, params = meta["unit"], meta["params"]
+    unit = rtl_unit(kind, params)
+    warnings = lint(folder, unit.top)
+    if warnings:
+        raise RtlError(f"verilator --lint-only -Wall: {warnings[0]}")
+    results = run_testbench(unit, folder, TESTBENCHES[kind],
+                            config=testbench_config(kind, params))
+    from cocotb_tools.runner import get_results
+
+    tests, _failed = get_results(results)
+    return {"folder": str(folder), "unit": kind, "testbench": TESTBENCHES[kind],
+            "tests": tests, "lint": "clean"}

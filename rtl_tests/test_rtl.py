@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hls_templates._rtl import STREAMING_EINSUMS, emit_rtl, rtl_unit
+from hls_templates._rtl import emit_rtl, rtl_unit, testbench_config
 from hls_templates._verilator import lint, run_testbench
 
 STREAMING = {
@@ -24,23 +24,19 @@ STREAMING = {
 @pytest.mark.parametrize("name", list(STREAMING))
 def test_streaming_unit(name: str, tmp_path: Path) -> None:
     kind, params = STREAMING[name]
-    summary = emit_rtl(kind, params, out=tmp_path / name)
+    emit_rtl(kind, params, out=tmp_path / name)
     unit = rtl_unit(kind, params)
     assert lint(tmp_path / name, unit.top) == []
-    run_testbench(unit, tmp_path / name, "tb_units",
-                  config={"unit": kind, "params": params, "einsum": STREAMING_EINSUMS[kind],
-                          "latency": summary["params"]["latency"]})
+    run_testbench(unit, tmp_path / name, "tb_units", config=testbench_config(kind, params))
 
 
 @pytest.mark.parametrize("params", [{}, {"width": 24, "table_bits": 5}])
 def test_softmax_unit(params: dict[str, int], tmp_path: Path) -> None:
     out = tmp_path / "softmax"
-    summary = emit_rtl("softmax", params, out=out)
+    emit_rtl("softmax", params, out=out)
     unit = rtl_unit("softmax", params)
     assert lint(out, unit.top) == []
-    run_testbench(unit, out, "tb_softmax",
-                  config={"params": params, "einsum": STREAMING_EINSUMS["exp"],
-                          "latency": summary["params"]["latency"]})
+    run_testbench(unit, out, "tb_softmax", config=testbench_config("softmax", params))
 
 
 @pytest.mark.parametrize(("kind", "params"), [
@@ -53,8 +49,7 @@ def test_softmax_unit(params: dict[str, int], tmp_path: Path) -> None:
 ])
 def test_array(kind: str, params: dict[str, object], tmp_path: Path) -> None:
     out = tmp_path / kind
-    summary = emit_rtl(kind, params, out=out)
+    emit_rtl(kind, params, out=out)
     unit = rtl_unit(kind, params)
     assert lint(out, unit.top) == []
-    run_testbench(unit, out, "tb_arrays",
-                  config={"unit": kind, "params": params, "b_w": summary["params"].get("b_w")})
+    run_testbench(unit, out, "tb_arrays", config=testbench_config(kind, params))
