@@ -405,7 +405,7 @@ TESTBENCHES = {"exp": "tb_units", "reciprocal": "tb_units", "gelu": "tb_units",
 """The cocotb module (in rtl_tests/) that verifies each unit."""
 
 
-def testbench_config(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+def bench_config(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     """What the unit's cocotb testbench reads from CASCADE_RTL_CONFIG."""
     unit = rtl_unit(kind, params)
     einsum = STREAMING_EINSUMS["exp" if kind == "softmax" else kind] \
@@ -428,7 +428,7 @@ def verify_rtl(folder: Path) -> dict[str, Any]:
     if warnings:
         raise RtlError(f"verilator --lint-only -Wall: {warnings[0]}")
     results = run_testbench(unit, folder, TESTBENCHES[kind],
-                            config=testbench_config(kind, params))
+                            config=bench_config(kind, params))
     from cocotb_tools.runner import get_results
 
     tests, _failed = get_results(results)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hls_templates._rtl import emit_rtl, rtl_unit, testbench_config
+from hls_templates._rtl import emit_rtl, rtl_unit, bench_config
 from hls_templates._verilator import lint, run_testbench
 
 STREAMING = {
@@ -27,7 +27,7 @@ def test_streaming_unit(name: str, tmp_path: Path) -> None:
     emit_rtl(kind, params, out=tmp_path / name)
     unit = rtl_unit(kind, params)
     assert lint(tmp_path / name, unit.top) == []
-    run_testbench(unit, tmp_path / name, "tb_units", config=testbench_config(kind, params))
+    run_testbench(unit, tmp_path / name, "tb_units", config=bench_config(kind, params))
 
 
 @pytest.mark.parametrize("params", [{}, {"width": 24, "table_bits": 5}])
@@ -36,7 +36,7 @@ def test_softmax_unit(params: dict[str, int], tmp_path: Path) -> None:
     emit_rtl("softmax", params, out=out)
     unit = rtl_unit("softmax", params)
     assert lint(out, unit.top) == []
-    run_testbench(unit, out, "tb_softmax", config=testbench_config("softmax", params))
+    run_testbench(unit, out, "tb_softmax", config=bench_config("softmax", params))
 
 
 @pytest.mark.parametrize(("kind", "params"), [
@@ -52,4 +52,4 @@ def test_array(kind: str, params: dict[str, object], tmp_path: Path) -> None:
     emit_rtl(kind, params, out=out)
     unit = rtl_unit(kind, params)
     assert lint(out, unit.top) == []
-    run_testbench(unit, out, "tb_arrays", config=testbench_config(kind, params))
+    run_testbench(unit, out, "tb_arrays", config=bench_config(kind, params))
