@@ -76,19 +76,24 @@ class Table:
 @dataclass(frozen=True, kw_only=True)
 class FpgaCost:
     """What one PE of an FPGA unit costs: its multiplier's operand widths (for DSPs), the
-    tables it reads, and LUTs and flip-flops of the rest of its datapath."""
+    tables it reads, and LUTs and flip-flops of the rest of its datapath. ``dsp_per_pe``,
+    when given (calibrated from synthesis), replaces the count derived from one multiplier:
+    a unit with several multipliers (exp, reciprocal, interpolation) needs it."""
 
     multiplier_bits: tuple[int, int] | None = None
     tables: tuple[Table, ...] = ()
     lut_per_pe: int = 0
     ff_per_pe: int = 0
+    dsp_per_pe: int | None = None
 
     def __post_init__(self) -> None:
         if self.multiplier_bits is not None:
             for bits in self.multiplier_bits:
                 _positive(bits, "multiplier_bits", integer=True)
-        for key in ("lut_per_pe", "ff_per_pe"):
+        for key in ("lut_per_pe", "ff_per_pe", "dsp_per_pe"):
             value = getattr(self, key)
+            if key == "dsp_per_pe" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise CascadeError(f"{key} must be a whole number >= 0, not {value!r}")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hls_templates._rtl import emit_rtl, rtl_unit, bench_config
+from hls_templates._rtl import bench_config, emit_rtl, rtl_unit
 from hls_templates._verilator import lint, run_testbench
 
 STREAMING = {

@@ -21,14 +21,21 @@ Derivations (UltraScale+):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
 from einsum import CascadeError
 from mapper._arch import Architecture, Unit
 
-__all__ = ["DesignResources", "Resources", "bram36_for_table", "design_resources",
-           "dsp_per_multiplier"]
+__all__ = [
+    "DesignResources",
+    "Resources",
+    "bram36_for_table",
+    "design_resources",
+    "dsp_per_multiplier",
+    "table_luts",
+]
 
 _BRAM36_SHAPES = ((32768, 1), (16384, 2), (8192, 4), (4096, 9), (2048, 18), (1024, 36),
                   (512, 72))
@@ -87,12 +94,22 @@ def unit_resources(unit: Unit) -> Resources:
     if cost is None:
         raise CascadeError(f"unit {unit.name} has no FPGA cost (fpga: ...) in its preset")
     copies = math.ceil(unit.pes / 2)
-    dsp = unit.pes * dsp_per_multiplier(*cost.multiplier_bits) if cost.multiplier_bits else 0
+    if cost.dsp_per_pe is not None:
+        dsp = unit.pes * cost.dsp_per_pe
+    else:
+        dsp = unit.pes * dsp_per_multiplier(*cost.multiplier_bits) if cost.multiplier_bits else 0
     bram = sum(bram36_for_table(t.entries, t.bits) for t in cost.tables) * copies
     table_luts = sum(math.ceil(t.entries / 64) * t.bits for t in cost.tables
                      if bram36_for_table(t.entries, t.bits) == 0) * copies
     return Resources(dsp=dsp, bram36=bram, lut=unit.pes * cost.lut_per_pe + table_luts,
                      ff=unit.pes * cost.ff_per_pe)
+
+
+def table_luts(unit: Unit) -> int:
+    """LUTs the model gives ``unit``'s small tables (those it does not put in BRAM)."""
+    assert unit.fpga is not None
+    return unit_resources(dataclasses.replace(
+        unit, fpga=dataclasses.replace(unit.fpga, lut_per_pe=0))).lut
 
 
 def design_resources(arch: Architecture) -> DesignResources:
