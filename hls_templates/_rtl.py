@@ -269,19 +269,26 @@ def systolic_types(params: dict[str, Any]) -> tuple[int, int, FixedType, FixedTy
     return rows, cols, a, b, a.width + b.width + depth.bit_length() + 1
 
 
+def systolic_verilog(*, name: str, rows: int, cols: int, a_w: int, b_w: int,
+                     acc_w: int) -> str:
+    drain = rows + cols - 2
+    return _environment().get_template("systolic_array.v.j2").render(
+        {"name": name, "rows": rows, "cols": cols, "a_w": a_w, "b_w": b_w, "acc_w": acc_w,
+         "drain": drain, "count_w": max(drain, 1).bit_length() + 1,
+         "row_w": max(rows - 1, 1).bit_length()})
+
+
+def _mac_pe() -> str:
+    return resources.files("hls_templates").joinpath("rtl", "mac_pe.v").read_text()
+
+
 def _systolic(params: dict[str, Any]) -> RtlUnit:
     rows, cols, a, b, acc_w = systolic_types(params)
-    drain = rows + cols - 2
-    env = _environment()
-    context = {"name": "systolic_array", "rows": rows, "cols": cols, "a_w": a.width,
-               "b_w": b.width, "acc_w": acc_w, "drain": drain,
-               "count_w": max(drain, 1).bit_length() + 1,
-               "row_w": max(rows - 1, 1).bit_length()}
-    files = {"systolic_array.v": env.get_template("systolic_array.v.j2").render(context),
-             "mac_pe.v": resources.files("hls_templates").joinpath("rtl", "mac_pe.v")
-             .read_text()}
+    files = {"systolic_array.v": systolic_verilog(name="systolic_array", rows=rows, cols=cols,
+                                                  a_w=a.width, b_w=b.width, acc_w=acc_w),
+             "mac_pe.v": _mac_pe()}
     return RtlUnit("systolic", "systolic_array", files,
-                   {"rows": rows, "cols": cols, "acc_w": acc_w, "drain": drain,
+                   {"rows": rows, "cols": cols, "acc_w": acc_w, "drain": rows + cols - 2,
                     "a_type": str(a), "b_type": str(b)})
 
 
@@ -311,6 +318,94 @@ def _vector(params: dict[str, Any]) -> RtlUnit:
     return RtlUnit("vector", "vector_array", files,
                    {"lanes": lanes, "a_type": str(a), "b_type": str(b), "y_type": str(y),
                     "b_w": b_w, "latency": 1})
+
+
+# ----- the attention tile engine
+
+
+def engine_sizes(params: dict[str, Any]) -> dict[str, int]:
+    sizes = {"p": _int_param(params, "p", 4, 1, 16), "m0": _int_param(params, "m0", 4, 1, 16),
+             "e": _int_param(params, "e", 4, 1, 16), "f": _int_param(params, "f", 4, 1, 16)}
+    sizes["m"] = _int_param(params, "m", 2 * sizes["m0"], 1, 256)
+    return sizes
+
+
+def _bits(count: int) -> int:
+    """Index bits for ``count`` items (at least one)."""
+    return max(1, (count - 1).bit_length())
+
+
+def _engine(params: dict[str, Any]) -> RtlUnit:
+    from sim._attention import AttentionNumerics
+
+    n = AttentionNumerics()
+    z = engine_sizes(params)
+    io, score, weight, total, acc = n.io, n.score, n.weight, n.sum, n.accumulator
+    recip_t = n.reciprocal.out_type
+    qk_acc_w = 2 * io.width + z["e"].bit_length() + 1
+    qk_shift = 2 * io.fraction - score.fraction
+    nv_a_w = weight.width + 1
+    nv_acc_w = nv_a_w + io.width + z["m0"].bit_length() + 1
+    nv_shift = weight.fraction + io.fraction - acc.fraction
+    weight_sum_w = weight.width + z["m0"].bit_length() + 1
+    sum_shift = total.fraction - weight.fraction
+    if min(qk_shift, nv_shift, sum_shift) < 0:
+        raise RtlError("the engine's types must not gain fraction bits in a cast")
+    sld = f"{{sld_exact, {sum_shift}'d0}}" if sum_shift else "sld_exact"
+    name = "attention_engine"
+    context = {
+        "name": name, **z, "io_t": io.c_type(), "score_t": score.c_type(),
+        "weight_t": weight.c_type(), "sum_t": total.c_type(), "acc_t": acc.c_type(),
+        "io_w": io.width, "score_w": score.width, "diff_w": score.width + 1,
+        "weight_w": weight.width, "weight_f": weight.fraction, "sum_w": total.width,
+        "acc_w": acc.width, "recip_w": recip_t.width,
+        "av_shift": acc.fraction + recip_t.fraction - io.fraction,
+        "qk_acc_w": qk_acc_w, "qk_shift": qk_shift,
+        "dot_wide_w": max(qk_acc_w, qk_shift + score.width),
+        "nv_a_w": nv_a_w, "nv_acc_w": nv_acc_w, "nv_shift": nv_shift,
+        "nv_wide_w": max(nv_acc_w, nv_shift + acc.width), "weight_sum_w": weight_sum_w,
+        "sld_as_sum": _fit(sld, weight_sum_w + sum_shift, total.width),
+        "p_w": _bits(z["p"]), "f_w": _bits(z["f"]), "e_w": _bits(z["e"]),
+        "m0_w": _bits(z["m0"]),
+        "count_w": (z["p"] * z["e"] + z["m"] * (z["e"] + z["f"]) + z["p"] * z["m0"]
+                    + z["p"] * z["f"]).bit_length() + 1,
+    }
+    files = {
+        "attention_engine.v": _environment().get_template("attention_engine.v.j2")
+        .render(context),
+        f"{name}_qk.v": systolic_verilog(name=f"{name}_qk", rows=z["p"], cols=z["m0"],
+                                         a_w=io.width, b_w=io.width, acc_w=qk_acc_w),
+        f"{name}_nv.v": systolic_verilog(name=f"{name}_nv", rows=z["p"], cols=z["f"],
+                                         a_w=nv_a_w, b_w=io.width, acc_w=nv_acc_w),
+        f"{name}_exp.v": exp_verilog(n.exp, name=f"{name}_exp"),
+        f"{name}_recip.v": reciprocal_verilog(n.reciprocal, name=f"{name}_recip"),
+        "mac_pe.v": _mac_pe(), "lerp.v": _lerp(),
+    }
+    return RtlUnit("engine", name, files, {**z, "io_type": str(io)})
+
+
+def engine_vectors(params: dict[str, Any], case: str, seed: int
+                   ) -> tuple[list[int], list[int]]:
+    """Q, K, V words (row-major, in that order) and the expected AV words of one case."""
+    from sim._attention import AttentionNumerics, TiledAttention
+
+    z = engine_sizes(params)
+    n = AttentionNumerics()
+    rng = np.random.default_rng(seed)
+    p, m, e, f = z["p"], z["m"], z["e"], z["f"]
+    top = 2.0 ** (n.io.integer - 1) * 0.95
+    q, k, v = rng.normal(size=(p, e)), rng.normal(size=(m, e)), rng.normal(size=(m, f))
+    if case == "large_scores":
+        q, k = rng.uniform(-top, top, (p, e)), rng.uniform(-top, top, (m, e))
+    elif case == "very_negative":
+        q, k = np.full((p, e), top), -np.abs(rng.uniform(top / 2, top, (m, e)))
+    elif case == "all_equal":
+        k = np.repeat(rng.normal(size=(1, e)), m, axis=0)
+    fq, fk, fv = (Fixed.from_float(x, n.io) for x in (q, k, v))
+    av = TiledAttention(tile=z["m0"], numerics=n)(fq, fk, fv)
+    words = [w for x in (fq, fk, fv) for w in _words(Fixed(x.raw.reshape(-1), n.io.fraction,
+                                                           n.io), n.io)]
+    return words, _words(Fixed(av.raw.reshape(-1), n.io.fraction, n.io), n.io)
 
 
 # ----- test vectors from the golden models (the same at every level)
@@ -362,6 +457,7 @@ RTL_UNITS: dict[str, Callable[[dict[str, Any]], RtlUnit]] = {
     "softmax": _softmax,
     "systolic": _systolic,
     "vector": _vector,
+    "engine": _engine,
 }
 """Unit name -> renderer of its Verilog from parameters."""
 
@@ -370,7 +466,7 @@ PARAMETERS = {"exp": ("width", "integer", "table_bits"),
               "reciprocal": ("width", "integer", "out_width", "table_bits"),
               "gelu": ("width", "integer", "step_bits"), "softmax": ("width", "table_bits"),
               "systolic": ("rows", "cols", "a", "b", "max_k"),
-              "vector": ("lanes", "a", "b", "y")}
+              "vector": ("lanes", "a", "b", "y"), "engine": ("p", "m0", "e", "f", "m")}
 """The parameters each unit takes."""
 
 
@@ -401,7 +497,8 @@ def emit_rtl(kind: str, params: dict[str, Any], *, out: Path, force: bool = Fals
 
 
 TESTBENCHES = {"exp": "tb_units", "reciprocal": "tb_units", "gelu": "tb_units",
-               "softmax": "tb_softmax", "systolic": "tb_arrays", "vector": "tb_arrays"}
+               "softmax": "tb_softmax", "systolic": "tb_arrays", "vector": "tb_arrays",
+               "engine": "tb_engine"}
 """The cocotb module (in rtl_tests/) that verifies each unit."""
 
 

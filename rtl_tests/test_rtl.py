@@ -53,3 +53,15 @@ def test_array(kind: str, params: dict[str, object], tmp_path: Path) -> None:
     unit = rtl_unit(kind, params)
     assert lint(out, unit.top) == []
     run_testbench(unit, out, "tb_arrays", config=bench_config(kind, params))
+
+
+@pytest.mark.parametrize("params", [
+    {"p": 4, "m0": 4, "e": 4, "f": 4, "m": 10},   # two full tiles and a ragged one
+    {"p": 8, "m0": 8, "e": 4, "f": 4, "m": 16},
+])
+def test_attention_engine(params: dict[str, int], tmp_path: Path) -> None:
+    out = tmp_path / "engine"
+    emit_rtl("engine", params, out=out)
+    unit = rtl_unit("engine", params)
+    assert lint(out, unit.top) == []
+    run_testbench(unit, out, "tb_engine", config=bench_config("engine", params))
