@@ -366,9 +366,7 @@ def _engine(params: dict[str, Any]) -> RtlUnit:
         "nv_wide_w": max(nv_acc_w, nv_shift + acc.width), "weight_sum_w": weight_sum_w,
         "sld_as_sum": _fit(sld, weight_sum_w + sum_shift, total.width),
         "p_w": _bits(z["p"]), "f_w": _bits(z["f"]), "e_w": _bits(z["e"]),
-        "m0_w": _bits(z["m0"]),
-        "count_w": (z["p"] * z["e"] + z["m"] * (z["e"] + z["f"]) + z["p"] * z["m0"]
-                    + z["p"] * z["f"]).bit_length() + 1,
+        "m0_w": _bits(z["m0"]), "m_w": _bits(z["m"]),
     }
     files = {
         "attention_engine.v": _environment().get_template("attention_engine.v.j2")
