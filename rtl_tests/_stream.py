@@ -8,9 +8,10 @@ import os
 import random
 from typing import Any
 
+import cocotb
 from cocotb.triggers import ReadOnly, RisingEdge
 
-__all__ = ["collect", "config", "drive", "reset"]
+__all__ = ["begin", "collect", "config", "drive", "drive_beats", "reset"]
 
 
 def config() -> dict[str, Any]:
@@ -25,19 +26,30 @@ async def reset(dut, cycles: int = 3) -> None:
     dut.rst.value = 0
 
 
-async def drive(dut, words: list[int], *, prefix: str = "in", gaps: float = 0.0,
-                seed: int = 0, last: list[int] | None = None) -> None:
-    """Offer ``words`` one per handshake, idling with probability ``gaps`` before each."""
+async def begin(dut, inputs: tuple[str, ...] = ("in_valid",)) -> None:
+    """Start a 100 MHz clock, idle the inputs and the output's ready, and reset."""
+    from cocotb.clock import Clock
+
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    for name in inputs:
+        getattr(dut, name).value = 0
+    dut.out_ready.value = 0
+    await reset(dut)
+
+
+async def drive_beats(dut, beats: list[dict[str, int]], *, prefix: str = "in",
+                      gaps: float = 0.0, seed: int = 0) -> None:
+    """Offer each beat (signal suffix -> value) for one handshake, idling with probability
+    ``gaps`` before each."""
     rng = random.Random(seed)
-    valid, data, ready = (getattr(dut, f"{prefix}_{s}") for s in ("valid", "data", "ready"))
-    for i, word in enumerate(words):
+    valid, ready = getattr(dut, f"{prefix}_valid"), getattr(dut, f"{prefix}_ready")
+    for beat in beats:
         while gaps and rng.random() < gaps:
             valid.value = 0
             await RisingEdge(dut.clk)
         valid.value = 1
-        data.value = word
-        if last is not None:
-            getattr(dut, f"{prefix}_last").value = last[i]
+        for name, value in beat.items():
+            getattr(dut, f"{prefix}_{name}").value = value
         while True:
             await ReadOnly()
             accepted = bool(int(ready.value))
@@ -45,6 +57,14 @@ async def drive(dut, words: list[int], *, prefix: str = "in", gaps: float = 0.0,
             if accepted:
                 break
     valid.value = 0
+
+
+async def drive(dut, words: list[int], *, prefix: str = "in", gaps: float = 0.0,
+                seed: int = 0, last: list[int] | None = None) -> None:
+    """Offer ``words`` (and ``last`` flags) one per handshake."""
+    beats = [{"data": w} if last is None else {"data": w, "last": last[i]}
+             for i, w in enumerate(words)]
+    await drive_beats(dut, beats, prefix=prefix, gaps=gaps, seed=seed)
 
 
 async def collect(dut, count: int, *, prefix: str = "out", stalls: float = 0.0,

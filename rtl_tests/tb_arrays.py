@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import cocotb
 import numpy as np
-from _stream import collect, config, reset
-from cocotb.clock import Clock
+from _stream import begin, collect, config, drive_beats, reset
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from hls_templates._rtl import systolic_types, vector_types
@@ -24,14 +23,6 @@ def _unpack(word: int, width: int, count: int) -> list[int]:
         v = word >> (i * width) & ((1 << width) - 1)
         out.append(v - (1 << width) if v >> (width - 1) else v)
     return out
-
-
-async def _start(dut, inputs: tuple[str, ...]) -> None:
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    for name in inputs:
-        getattr(dut, name).value = 0
-    dut.out_ready.value = 0
-    await reset(dut)
 
 
 # ----- systolic array
@@ -53,35 +44,18 @@ async def _run_matmul(dut, seed: int, depth: int, *, gaps: float = 0.0,
                       stalls: float = 0.0) -> list[list[int]]:
     rows, cols, _a, _b, acc_w = systolic_types(config()["params"])
     beats_a, beats_b, last, _ = _matmul(seed, depth)
-    words = list(zip(beats_a, beats_b, strict=True))
-    cocotb.start_soon(_drive_pairs(dut, words, last, gaps, seed))
+    beats = [{"a": a, "b": b, "last": end}
+             for a, b, end in zip(beats_a, beats_b, last, strict=True)]
+    cocotb.start_soon(drive_beats(dut, beats, gaps=gaps, seed=seed))
     got = await collect(dut, rows, stalls=stalls, seed=seed + 1)
     return [_unpack(w, acc_w, cols) for w in got]
-
-
-async def _drive_pairs(dut, words: list[tuple[int, int]], last: list[int], gaps: float,
-                       seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    for (a, b), end in zip(words, last, strict=True):
-        while gaps and rng.random() < gaps:
-            dut.in_valid.value = 0
-            await RisingEdge(dut.clk)
-        dut.in_valid.value = 1
-        dut.in_a.value, dut.in_b.value, dut.in_last.value = a, b, end
-        while True:
-            await ReadOnly()
-            accepted = bool(int(dut.in_ready.value))
-            await RisingEdge(dut.clk)
-            if accepted:
-                break
-    dut.in_valid.value = 0
 
 
 @cocotb.test()
 async def systolic_bit_exact_under_back_pressure(dut) -> None:
     if config()["unit"] != "systolic":
         return
-    await _start(dut, ("in_valid", "in_a", "in_b", "in_last"))
+    await begin(dut, ("in_valid", "in_a", "in_b", "in_last"))
     for seed, depth in ((1, 37), (2, 1), (3, 64)):
         expected = _matmul(seed, depth)[3]
         assert await _run_matmul(dut, seed, depth, gaps=0.3, stalls=0.4) == expected
@@ -91,10 +65,11 @@ async def systolic_bit_exact_under_back_pressure(dut) -> None:
 async def systolic_reset_in_the_middle(dut) -> None:
     if config()["unit"] != "systolic":
         return
-    await _start(dut, ("in_valid", "in_a", "in_b", "in_last"))
+    await begin(dut, ("in_valid", "in_a", "in_b", "in_last"))
     beats_a, beats_b, last, _ = _matmul(5, 50)
-    feeder = cocotb.start_soon(_drive_pairs(dut, list(zip(beats_a, beats_b, strict=True)),
-                                            last, 0.0, 5))
+    feeder = cocotb.start_soon(drive_beats(
+        dut, [{"a": a, "b": b, "last": end}
+              for a, b, end in zip(beats_a, beats_b, last, strict=True)]))
     for _ in range(20):
         await RisingEdge(dut.clk)
     feeder.cancel()
@@ -109,7 +84,7 @@ async def systolic_reset_in_the_middle(dut) -> None:
 async def systolic_cycles_match_the_model(dut) -> None:
     if config()["unit"] != "systolic":
         return
-    await _start(dut, ("in_valid", "in_a", "in_b", "in_last"))
+    await begin(dut, ("in_valid", "in_a", "in_b", "in_last"))
     rows, cols, *_ = systolic_types(config()["params"])
     depth = 2048  # long enough that fill, drain and read-out stay under 2 %
     start = cocotb.utils.get_sim_time(unit="ns")
@@ -129,7 +104,7 @@ async def systolic_cycles_match_the_model(dut) -> None:
 # ----- vector array
 
 
-def _vector_beats(seed: int, count: int) -> tuple[list[tuple[int, ...]], list[int]]:
+def _vector_beats(seed: int, count: int) -> tuple[list[dict[str, int]], list[int]]:
     params = config()["params"]
     lanes, a_t, b_t, y_t = vector_types(params)
     rng = np.random.default_rng(seed)
@@ -149,39 +124,22 @@ def _vector_beats(seed: int, count: int) -> tuple[list[tuple[int, ...]], list[in
         expected.append(_pack([(v - y_t.min_raw) % span + y_t.min_raw for v in y],
                               y_t.width))
     b_w = config()["b_w"]
-    beats = [(int(op[i]), _pack([int(v) for v in a[i]], a_t.width),
-              _pack([int(v) for v in b[i]], b_w), _pack([int(v) for v in c[i]], y_t.width))
-             for i in range(count)]
+    beats = [{"op": int(op[i]), "a": _pack([int(v) for v in a[i]], a_t.width),
+              "b": _pack([int(v) for v in b[i]], b_w),
+              "c": _pack([int(v) for v in c[i]], y_t.width)} for i in range(count)]
     return beats, expected
-
-
-async def _drive_vector(dut, beats: list[tuple[int, ...]], gaps: float, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    for op, a, b, c in beats:
-        while gaps and rng.random() < gaps:
-            dut.in_valid.value = 0
-            await RisingEdge(dut.clk)
-        dut.in_valid.value = 1
-        dut.in_op.value, dut.in_a.value, dut.in_b.value, dut.in_c.value = op, a, b, c
-        while True:
-            await ReadOnly()
-            accepted = bool(int(dut.in_ready.value))
-            await RisingEdge(dut.clk)
-            if accepted:
-                break
-    dut.in_valid.value = 0
 
 
 @cocotb.test()
 async def vector_bit_exact_stalls_reset_cycles(dut) -> None:
     if config()["unit"] != "vector":
         return
-    await _start(dut, ("in_valid", "in_op", "in_a", "in_b", "in_c"))
+    await begin(dut, ("in_valid", "in_op", "in_a", "in_b", "in_c"))
     beats, expected = _vector_beats(1, 300)
-    cocotb.start_soon(_drive_vector(dut, beats, 0.3, 2))
+    cocotb.start_soon(drive_beats(dut, beats, gaps=0.3, seed=2))
     assert await collect(dut, len(expected), stalls=0.4, seed=3) == expected
     # reset in the middle of a stream: nothing stale comes out afterwards
-    feeder = cocotb.start_soon(_drive_vector(dut, beats, 0.0, 4))
+    feeder = cocotb.start_soon(drive_beats(dut, beats))
     await collect(dut, 5)
     feeder.cancel()
     dut.in_valid.value = 0
@@ -192,7 +150,7 @@ async def vector_bit_exact_stalls_reset_cycles(dut) -> None:
     # cycles: one beat per cycle, plus the one pipeline stage
     lanes = vector_types(config()["params"])[0]
     start = cocotb.utils.get_sim_time(unit="ns")
-    cocotb.start_soon(_drive_vector(dut, beats, 0.0, 5))
+    cocotb.start_soon(drive_beats(dut, beats))
     assert await collect(dut, len(expected)) == expected
     cycles = round((cocotb.utils.get_sim_time(unit="ns") - start) / 10)
     model = array_cycles("Y[i,n] = A[i,n] * B[i,n] + C[i,n]", {"I": lanes, "N": len(beats)},

@@ -5,20 +5,11 @@ ragged last tile, with stalls, a reset in the middle of a run, and cycles agains
 from __future__ import annotations
 
 import cocotb
-from _stream import collect, config, drive, reset
-from cocotb.clock import Clock
+from _stream import begin, collect, config, drive, reset
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from hls_templates._rtl import engine_sizes, engine_vectors
 from hls_templates._rtl_model import engine_cycles
-
-
-async def _start(dut) -> None:
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.start.value = 0
-    dut.in_valid.value = 0
-    dut.out_ready.value = 0
-    await reset(dut)
 
 
 async def _pulse_start(dut) -> None:
@@ -40,7 +31,7 @@ async def _run(dut, case: str, seed: int, *, gaps: float = 0.0, stalls: float = 
 
 @cocotb.test()
 async def av_bit_exact_every_case(dut) -> None:
-    await _start(dut)
+    await begin(dut, ("start", "in_valid"))
     for seed, case in enumerate(("random", "large_scores", "very_negative", "all_equal")):
         got, expected = await _run(dut, case, seed, gaps=0.2, stalls=0.3)
         assert got == expected, (case, [i for i, (g, e) in enumerate(zip(got, expected,
@@ -51,7 +42,7 @@ async def av_bit_exact_every_case(dut) -> None:
 
 @cocotb.test()
 async def reset_in_the_middle_of_a_run(dut) -> None:
-    await _start(dut)
+    await begin(dut, ("start", "in_valid"))
     words, _ = engine_vectors(config()["params"], "random", 9)
     await _pulse_start(dut)
     feeder = cocotb.start_soon(drive(dut, words))
@@ -69,7 +60,7 @@ async def reset_in_the_middle_of_a_run(dut) -> None:
 
 @cocotb.test()
 async def cycles_against_the_model(dut) -> None:
-    await _start(dut)
+    await begin(dut, ("start", "in_valid"))
     words, expected = engine_vectors(config()["params"], "random", 11)
     await _pulse_start(dut)
     loaded = cocotb.start_soon(drive(dut, words))

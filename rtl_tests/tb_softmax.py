@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import cocotb
 import numpy as np
-from _stream import collect, config, drive, reset
-from cocotb.clock import Clock
+from _stream import begin, collect, config, drive, reset
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from hls_templates._rtl import softmax_unit, softmax_vectors
@@ -25,17 +24,9 @@ def _rows(seed: int, count: int) -> list[np.ndarray]:
     return rows
 
 
-async def _start(dut) -> None:
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.in_valid.value = 0
-    dut.in_last.value = 0
-    dut.out_ready.value = 0
-    await reset(dut)
-
-
 @cocotb.test()
 async def statistics_bit_exact_under_back_pressure(dut) -> None:
-    await _start(dut)
+    await begin(dut, ("in_valid", "in_last"))
     words, last, expected = softmax_vectors(config()["params"], _rows(1, 40))
     cocotb.start_soon(drive(dut, words, last=last, gaps=0.3, seed=2))
     got = await collect(dut, len(expected), stalls=0.5, seed=3, fields=("bias", "data"))
@@ -45,7 +36,7 @@ async def statistics_bit_exact_under_back_pressure(dut) -> None:
 
 @cocotb.test()
 async def reset_in_the_middle_of_a_row(dut) -> None:
-    await _start(dut)
+    await begin(dut, ("in_valid", "in_last"))
     words, last, expected = softmax_vectors(config()["params"], _rows(4, 10))
     feeder = cocotb.start_soon(drive(dut, words, last=last))
     await collect(dut, 2, fields=("bias", "data"))
@@ -64,7 +55,7 @@ async def reset_in_the_middle_of_a_row(dut) -> None:
 
 @cocotb.test()
 async def cycles_match_the_model(dut) -> None:
-    await _start(dut)
+    await begin(dut, ("in_valid", "in_last"))
     rows = [np.random.default_rng(7).normal(0, 3, 50) for _ in range(20)]
     words, last, expected = softmax_vectors(config()["params"], rows)
     start = cocotb.utils.get_sim_time(unit="ns")

@@ -5,8 +5,7 @@ stream, and cycles against the analytical model."""
 from __future__ import annotations
 
 import cocotb
-from _stream import collect, config, drive, reset
-from cocotb.clock import Clock
+from _stream import begin, collect, config, drive, reset
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from hls_templates._rtl import unit_vectors
@@ -18,20 +17,13 @@ def _vectors(count: int, seed: int) -> tuple[list[int], list[int]]:
     return unit_vectors(cfg["unit"], cfg["params"], count, seed)
 
 
-async def _start(dut) -> None:
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.in_valid.value = 0
-    dut.out_ready.value = 0
-    await reset(dut)
-
-
 def _first_difference(got: list[int], expected: list[int]) -> list[int]:
     return [i for i, (g, e) in enumerate(zip(got, expected, strict=True)) if g != e][:10]
 
 
 @cocotb.test()
 async def bit_exact_under_back_pressure(dut) -> None:
-    await _start(dut)
+    await begin(dut, ("in_valid",))
     words, expected = _vectors(600, 1)
     cocotb.start_soon(drive(dut, words, gaps=0.3, seed=2))
     got = await collect(dut, len(expected), stalls=0.4, seed=3)
@@ -40,7 +32,7 @@ async def bit_exact_under_back_pressure(dut) -> None:
 
 @cocotb.test()
 async def reset_in_the_middle_of_a_stream(dut) -> None:
-    await _start(dut)
+    await begin(dut, ("in_valid",))
     words, expected = _vectors(64, 4)
     feeder = cocotb.start_soon(drive(dut, words[:40]))
     await collect(dut, 10, stalls=0.5, seed=5)
@@ -58,7 +50,7 @@ async def reset_in_the_middle_of_a_stream(dut) -> None:
 
 @cocotb.test()
 async def cycles_match_the_model(dut) -> None:
-    await _start(dut)
+    await begin(dut, ("in_valid",))
     cfg = config()
     count = 1000
     words, expected = _vectors(count, 6)

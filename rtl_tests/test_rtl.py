@@ -1,16 +1,17 @@
 """Every generated unit: lint-clean under verilator -Wall, and its cocotb testbench passes
-under Verilator (bit-exact, stalls, mid-stream reset, cycles against the model)."""
+under Verilator (bit-exact, stalls, mid-stream reset, cycles against the model). The same
+path as ``cascade verify-rtl``."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from hls_templates._rtl import bench_config, emit_rtl, rtl_unit
-from hls_templates._verilator import lint, run_testbench
+from hls_templates._rtl import emit_rtl, verify_rtl
 
-STREAMING = {
+UNITS: dict[str, tuple[str, dict[str, Any]]] = {
     "exp16": ("exp", {}),
     "exp24": ("exp", {"width": 24, "integer": 8, "table_bits": 5}),
     "reciprocal32": ("reciprocal", {}),
@@ -18,50 +19,24 @@ STREAMING = {
                                     "table_bits": 4}),
     "gelu32": ("gelu", {}),
     "gelu16": ("gelu", {"width": 16, "integer": 6, "step_bits": 4}),
+    "softmax16": ("softmax", {}),
+    "softmax24": ("softmax", {"width": 24, "table_bits": 5}),
+    "systolic4x4": ("systolic", {"rows": 4, "cols": 4}),
+    "systolic8x8": ("systolic", {"rows": 8, "cols": 8, "a": "ap_fixed<8,4>",
+                                 "b": "ap_fixed<12,2>"}),
+    "systolic2x5": ("systolic", {"rows": 2, "cols": 5}),
+    "vector8": ("vector", {"lanes": 8}),
+    "vector3": ("vector", {"lanes": 3, "a": "ap_fixed<20,8>", "b": "ap_fixed<10,2>",
+                           "y": "ap_fixed<24,12>"}),
+    # two full tiles and a ragged one; then 8 x 8 tiles
+    "engine4x4": ("engine", {"p": 4, "m0": 4, "e": 4, "f": 4, "m": 10}),
+    "engine8x8": ("engine", {"p": 8, "m0": 8, "e": 4, "f": 4, "m": 16}),
 }
 
 
-@pytest.mark.parametrize("name", list(STREAMING))
-def test_streaming_unit(name: str, tmp_path: Path) -> None:
-    kind, params = STREAMING[name]
+@pytest.mark.parametrize("name", list(UNITS))
+def test_unit(name: str, tmp_path: Path) -> None:
+    kind, params = UNITS[name]
     emit_rtl(kind, params, out=tmp_path / name)
-    unit = rtl_unit(kind, params)
-    assert lint(tmp_path / name, unit.top) == []
-    run_testbench(unit, tmp_path / name, "tb_units", config=bench_config(kind, params))
-
-
-@pytest.mark.parametrize("params", [{}, {"width": 24, "table_bits": 5}])
-def test_softmax_unit(params: dict[str, int], tmp_path: Path) -> None:
-    out = tmp_path / "softmax"
-    emit_rtl("softmax", params, out=out)
-    unit = rtl_unit("softmax", params)
-    assert lint(out, unit.top) == []
-    run_testbench(unit, out, "tb_softmax", config=bench_config("softmax", params))
-
-
-@pytest.mark.parametrize(("kind", "params"), [
-    ("systolic", {"rows": 4, "cols": 4}),
-    ("systolic", {"rows": 8, "cols": 8, "a": "ap_fixed<8,4>", "b": "ap_fixed<12,2>"}),
-    ("systolic", {"rows": 2, "cols": 5}),
-    ("vector", {"lanes": 8}),
-    ("vector", {"lanes": 3, "a": "ap_fixed<20,8>", "b": "ap_fixed<10,2>",
-                "y": "ap_fixed<24,12>"}),
-])
-def test_array(kind: str, params: dict[str, object], tmp_path: Path) -> None:
-    out = tmp_path / kind
-    emit_rtl(kind, params, out=out)
-    unit = rtl_unit(kind, params)
-    assert lint(out, unit.top) == []
-    run_testbench(unit, out, "tb_arrays", config=bench_config(kind, params))
-
-
-@pytest.mark.parametrize("params", [
-    {"p": 4, "m0": 4, "e": 4, "f": 4, "m": 10},   # two full tiles and a ragged one
-    {"p": 8, "m0": 8, "e": 4, "f": 4, "m": 16},
-])
-def test_attention_engine(params: dict[str, int], tmp_path: Path) -> None:
-    out = tmp_path / "engine"
-    emit_rtl("engine", params, out=out)
-    unit = rtl_unit("engine", params)
-    assert lint(out, unit.top) == []
-    run_testbench(unit, out, "tb_engine", config=bench_config("engine", params))
+    result = verify_rtl(tmp_path / name)
+    assert result["lint"] == "clean" and result["tests"] >= 1
