@@ -15,7 +15,7 @@ from typing import NoReturn
 
 from einsum import Cascade, CascadeError, library_names, load
 from einsum._analysis import Analysis, analyze, passes
-from einsum._check import TOLERANCE, check_attention
+from einsum._check import TOLERANCE, check_cascade
 from einsum._loader import check_shape
 from einsum._models import Model, model, model_from_config, model_names
 from einsum._shapes import parse_shape_text
@@ -261,7 +261,7 @@ def _run(args: argparse.Namespace) -> int:
         else:
             _print_analysis(result)
         return 0
-    results = check_attention(cascade, seed=args.seed)
+    results = check_cascade(cascade, seed=args.seed)
     ok = all(r.passed for r in results)
     if args.json:
         print(json.dumps({"cascade": cascade.name, "tolerance": TOLERANCE, "passed": ok,

@@ -50,8 +50,9 @@ def _spec_file(folder: Path, text: str, name: str = "spec.yaml") -> Path:
      "algorithms, architectures, models, seq, batch, objective, constraints"),
     (BASE + "seq: [5]\n", "s.yaml:5: field 'seq' is given twice"),
     (BASE.replace("[fusemax]\n", "[fusemax, nope]\n", 1),
-     "s.yaml:1: no library cascade or file named 'nope'; library: fusemax, one_pass, "
-     "three_pass, two_pass_deferred, two_pass_online"),
+     "s.yaml:1: no library cascade or file named 'nope'; library: aaren, agent_attention, "
+     "fusemax, gqa, linear_attention, linear_attention_causal, mla, mla_absorbed, one_pass, "
+     "split_k, three_pass, two_pass_deferred, two_pass_online"),
     (BASE.replace("{preset: fusemax}", "{preset: tpu}"),
      "s.yaml:2: unknown architecture 'tpu'; known: flat, fusemax, u250, u50, unfused, zcu102"),
     (BASE.replace("{preset: fusemax}", "{preset: fusemax, array: [64, -1]}"),
