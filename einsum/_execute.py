@@ -62,8 +62,10 @@ class _Step:
 
 class _Executor:
     def __init__(self, cascade: Cascade, layout: Layout, shapes: dict[str, int],
-                 numerics: Numerics | None = None) -> None:
+                 numerics: Numerics | None = None,
+                 state: Mapping[str, np.ndarray] | None = None) -> None:
         self.numerics = numerics
+        self.state = state or {}
         self.cascade = cascade
         self.layout = layout
         self.shapes = shapes
@@ -80,10 +82,13 @@ class _Executor:
             axis = self.layout.ranks[tensor].index(self.layout.iterative[tensor])
             index = [slice(None)] * len(dims)
             index[axis] = 0
-            initial = np.array([self.cascade.initial_values[tensor]])
-            if self.numerics is not None:
-                initial = self.numerics.store(tensor, initial)
-            data[tuple(index)] = initial[0]
+            if tensor in self.state:  # carried over from the previous chunk of the stream
+                data[tuple(index)] = self.state[tensor]
+            else:
+                initial = np.array([self.cascade.initial_values[tensor]])
+                if self.numerics is not None:
+                    initial = self.numerics.store(tensor, initial)
+                data[tuple(index)] = initial[0]
         self.values[tensor] = _Value(data)
 
     # ----- gathering an operand onto the iteration axes
@@ -260,11 +265,13 @@ def _input_shapes(cascade: Cascade, layout: Layout,
 
 def execute(cascade: Cascade, inputs: Mapping[str, np.ndarray], *,
             shapes: Mapping[str, int] | None = None, keep: bool = False,
-            numerics: Numerics | None = None) -> dict[str, np.ndarray]:
+            numerics: Numerics | None = None,
+            state: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Run ``cascade`` on ``inputs`` (arrays in the declared rank order).
 
     Returns the outputs, or every tensor when ``keep`` is true. ``shapes`` gives the sizes
-    that the inputs do not fix (the tile of a split, for example).
+    that the inputs do not fix (the tile of a split, for example); ``state`` the starting
+    values of recurrences in place of their declared initial values.
     """
     layout = validate(cascade)
     sizes = _input_shapes(cascade, layout, inputs)
@@ -273,7 +280,7 @@ def execute(cascade: Cascade, inputs: Mapping[str, np.ndarray], *,
             raise CascadeError(f"rank {rank} has two sizes: {size} given, {sizes[rank]} "
                                "from the inputs", file=cascade.file)
         sizes[rank] = size
-    executor = _Executor(cascade, layout, resolve_shapes(cascade, sizes), numerics)
+    executor = _Executor(cascade, layout, resolve_shapes(cascade, sizes), numerics, state)
     for name in layout.inputs:
         data = np.asarray(inputs[name], dtype=np.float64)
         executor.values[name] = _Value(numerics.store(name, data) if numerics else data)
