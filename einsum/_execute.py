@@ -26,7 +26,9 @@ import numpy as np
 
 from ._errors import CascadeError
 from ._ir import Bound, Cascade, Compose, Const, Einsum, Expr, Next, Op, Ref, Var, rank_of
-from ._operators import MAP_OPERATORS, REDUCE_OPERATORS
+from ._operators import MAP_OPERATORS, REDUCE_OPERATORS, UNION_OPERATORS
+from ._predicate import evaluate as evaluate_condition
+from ._predicate import sizes_of, variables_of
 from ._shapes import resolve_shapes
 from ._validate import Layout, Loop, validate
 
@@ -141,11 +143,21 @@ class _Executor:
         args = [self.expression(a, axes, step) for a in expr.args]
         apply = self.numerics.operator(expr.name) if self.numerics else None
         data = (apply or MAP_OPERATORS[expr.name].apply)(*(a.data for a in args))
+        if expr.name in UNION_OPERATORS and any(a.present is not None for a in args):
+            return _union(data, args[0], args[1])
         masks = [a.present for a in args if a.present is not None]
         present = None
         for mask in masks:
             present = mask if present is None else present & mask
         return _Value(data, present)
+
+    def condition(self, e: Einsum, axes: tuple[str, ...], step: _Step | None) -> np.ndarray:
+        """Where ``e``'s where condition holds, broadcastable over its iteration axes."""
+        assert e.where is not None
+        env: dict[str, object] = {v: self.axis_positions(v, axes, step)
+                                  for v in variables_of(e.where)}
+        env.update({name: self.shapes[name] for name in sizes_of(e.where)})
+        return evaluate_condition(e.where, env)
 
     def evaluate(self, e: Einsum, step: _Step | None) -> None:
         axes = e.iteration_ranks
@@ -153,11 +165,14 @@ class _Executor:
                  for v in axes]
         _guard(int(np.prod(sizes, dtype=object)), f"the iteration space of {e.name}")
         reduced = tuple(range(len(e.output.variables), len(axes)))
-        result = self.product_sum(e, axes, step, reduced)
+        result = None if e.where is not None else self.product_sum(e, axes, step, reduced)
         if result is None:
             value = self.expression(e.expr, axes, step)
             data = np.broadcast_to(value.data, sizes)
             present = None if value.present is None else np.broadcast_to(value.present, sizes)
+            if e.where is not None:
+                holds = np.broadcast_to(self.condition(e, axes, step), sizes)
+                present = holds if present is None else present & holds
             result = _reduce(e, data, present, reduced)
         if self.numerics is not None:
             result = _Value(self.numerics.store(e.name, np.asarray(result.data)), result.present)
@@ -217,6 +232,19 @@ class _Executor:
                         self.evaluate(self.cascade.einsum(name), step)
             else:
                 self.evaluate(self.cascade.einsum(item), None)
+
+
+def _union(data: np.ndarray, a: _Value, b: _Value) -> _Value:
+    """``+``, ``max`` and ``min`` merge sparse operands (EDGE's union): where one operand is
+    absent the result is the other, so a recurrence keeps its state over masked points."""
+    shape = np.broadcast_shapes(a.data.shape, b.data.shape)
+    has_a = np.ones(shape, bool) if a.present is None else np.broadcast_to(a.present, shape)
+    has_b = np.ones(shape, bool) if b.present is None else np.broadcast_to(b.present, shape)
+    merged = np.where(has_a & has_b, np.broadcast_to(data, shape),
+                      np.where(has_a, np.broadcast_to(a.data, shape),
+                               np.broadcast_to(b.data, shape)))
+    present = has_a | has_b
+    return _Value(merged, None if present.all() else present)
 
 
 def _drop_reduced(array: np.ndarray, reduced: tuple[int, ...]) -> np.ndarray:

@@ -23,6 +23,8 @@ import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from ._predicate import Cond
+
 __all__ = [
     "Bound",
     "Cascade",
@@ -163,6 +165,8 @@ class Einsum:
     expr: Expr
     reduce_op: str | None = None
     reduce_ranks: tuple[str, ...] = ()
+    where: Cond | None = None
+    """Compute only where this holds (see ``einsum/_predicate.py``); elsewhere absent."""
     line: int | None = field(default=None, compare=False)
 
     @property

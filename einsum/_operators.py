@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MAP_OPERATORS", "OP_KINDS", "REDUCE_OPERATORS", "MapOperator", "ReduceOperator"]
+__all__ = ["MAP_OPERATORS", "OP_KINDS", "REDUCE_OPERATORS", "UNION_OPERATORS", "MapOperator",
+           "ReduceOperator"]
 
 OP_KINDS = ("mac", "mul", "add", "max", "exp", "div", "gelu", "other")
 
@@ -70,3 +71,7 @@ REDUCE_OPERATORS: dict[str, ReduceOperator] = {
         ReduceOperator("min", "max", np.inf, np.min),
     )
 }
+
+UNION_OPERATORS = frozenset({"+", "max", "min"})
+"""Binary map operators that merge sparse operands (absent counts as the identity); the
+others propagate absence (EDGE's intersection)."""

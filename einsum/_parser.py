@@ -37,12 +37,26 @@ from ._ir import (
     Zero,
 )
 from ._operators import MAP_OPERATORS, REDUCE_OPERATORS
+from ._predicate import (
+    Both,
+    Compare,
+    Cond,
+    Either,
+    IAbs,
+    IExpr,
+    ILog2,
+    INum,
+    IOp,
+    ISize,
+    IVar,
+    Negation,
+)
 
 __all__ = ["Statements", "parse_statements", "parse_text"]
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)"
-    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<punct>->|[\[\](),=+\-*/]))"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<punct>->|<=|>=|==|!=|//|[\[\](),=+\-*/<>%]))"
 )
 _VARIABLE = re.compile(r"[a-z][a-z0-9]*\Z")
 _RANK = re.compile(r"[A-Z][A-Z0-9]*\Z")
@@ -233,6 +247,81 @@ class _Line:
             )
         return Op(name, tuple(args))
 
+    # ----- where conditions
+
+    def condition(self) -> Cond:
+        left = self.conjunction()
+        while self.at("or"):
+            self.take()
+            left = Either(left, self.conjunction())
+        return left
+
+    def conjunction(self) -> Cond:
+        left = self.negation()
+        while self.at("and"):
+            self.take()
+            left = Both(left, self.negation())
+        return left
+
+    def negation(self) -> Cond:
+        if self.at("not"):
+            self.take()
+            return Negation(self.negation())
+        if self.at("("):
+            start = self.position
+            try:
+                self.take()
+                inner = self.condition()
+                self.expect(")", "')'")
+                return inner
+            except CascadeError:
+                self.position = start  # a parenthesised integer expression instead
+        left = self.integer()
+        token = self.peek()
+        if token is None or token.text not in ("<", "<=", ">", ">=", "==", "!="):
+            found = "end of line" if token is None else repr(token.text)
+            raise CascadeError(f"expected a comparison (< <= > >= == !=) in the where "
+                               f"condition but found {found}")
+        self.take()
+        return Compare(token.text, left, self.integer())
+
+    def integer(self) -> IExpr:
+        left = self.integer_term()
+        while self.at("+") or self.at("-"):
+            op = self.take().text
+            left = IOp(op, left, self.integer_term())
+        return left
+
+    def integer_term(self) -> IExpr:
+        left = self.integer_factor()
+        while self.at("*") or self.at("//") or self.at("%"):
+            op = self.take().text
+            left = IOp(op, left, self.integer_factor())
+        return left
+
+    def integer_factor(self) -> IExpr:
+        token = self.take()
+        if token.text == "-":
+            return IOp("-", INum(0), self.integer_factor())
+        if token.text == "(":
+            inner = self.integer()
+            self.expect(")", "')'")
+            return inner
+        if token.kind == "number":
+            if not token.text.isdigit():
+                raise CascadeError(f"where conditions use whole numbers, not {token.text}")
+            return INum(int(token.text))
+        if token.text in ("abs", "log2") and self.at("("):
+            self.take()
+            inner = self.integer()
+            self.expect(")", "')'")
+            return IAbs(inner) if token.text == "abs" else ILog2(inner)
+        if token.kind == "name" and _VARIABLE.match(token.text):
+            return IVar(token.text)
+        if token.kind == "name" and _RANK.match(token.text):
+            return ISize(token.text)
+        raise CascadeError(f"unexpected {token.text!r} in the where condition")
+
     def reduce_clause(self) -> tuple[str, tuple[str, ...]]:
         self.take()  # 'reduce'
         token = self.take()
@@ -326,14 +415,20 @@ def _statement(line: _Line, number: int, into: Statements) -> None:
         into.initial.append((output, expr.value, number))
         return
     reduce_op, reduce_ranks = None, ()
-    if not line.done():
+    if not line.done() and not line.at("where"):
         token = line.peek()
         assert token is not None
         if token.text != "reduce":
-            raise CascadeError(f"unexpected {token.text!r}; expected an operator or 'reduce'")
+            raise CascadeError(f"unexpected {token.text!r}; expected an operator, 'reduce' "
+                               "or 'where'")
         reduce_op, reduce_ranks = line.reduce_clause()
+    where = None
+    if line.at("where"):
+        line.take()
+        where = line.condition()
     line.finish()
-    into.einsums.append(Einsum(output, expr, reduce_op, reduce_ranks, line=number))
+    into.einsums.append(Einsum(output, expr, reduce_op, reduce_ranks, where=where,
+                               line=number))
 
 
 def _split(line: _Line, number: int, into: Statements) -> None:

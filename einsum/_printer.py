@@ -11,6 +11,7 @@ import yaml
 
 from ._ir import Cascade, Const, Einsum, Expr, Next, Op, Ref, Zero
 from ._operators import MAP_OPERATORS
+from ._predicate import text_of
 
 __all__ = ["expr_text", "to_text", "to_yaml"]
 
@@ -38,6 +39,8 @@ def einsum_text(e: Einsum) -> str:
     text = f"{e.output} = {expr_text(e.expr)}"
     if e.reduce_op is not None:
         text += f" reduce {e.reduce_op} over {', '.join(e.reduce_ranks)}"
+    if e.where is not None:
+        text += f" where {text_of(e.where)}"
     return text
 
 

@@ -46,7 +46,7 @@ def resolve_shapes(cascade: Cascade, given: Mapping[str, int]) -> dict[str, int]
     shapes = dict(cascade.default_shapes)
     for rank, value in given.items():
         check_shape(rank, value)
-        if rank not in ranks and rank != cascade.stream:
+        if rank not in ranks and rank != cascade.stream and rank not in layout.parameters:
             raise CascadeError(f"shape given for rank {rank}, which {cascade.name} does not "
                                f"use (ranks: {', '.join(sorted(ranks))})", file=cascade.file)
         shapes[rank] = value
@@ -66,7 +66,7 @@ def resolve_shapes(cascade: Cascade, given: Mapping[str, int]) -> dict[str, int]
             missing = whole if whole not in shapes else inner
             raise CascadeError(f"no size for rank {missing} (needed by the split {split})",
                                file=cascade.file, line=split.line)
-    missing = sorted(r for r in ranks if r not in shapes)
+    missing = sorted(r for r in (*ranks, *layout.parameters) if r not in shapes)
     if missing:
         raise CascadeError(f"no size for rank(s) {', '.join(missing)} of {cascade.name}; "
                            f"give them like --shape {missing[0]}=64", file=cascade.file)

@@ -15,6 +15,7 @@ import networkx as nx
 
 from ._errors import CascadeError
 from ._ir import Bound, Cascade, Compose, Einsum, Next, Ref, Var, Zero, rank_of
+from ._predicate import sizes_of, variables_of
 
 __all__ = ["Layout", "Loop", "validate"]
 
@@ -41,6 +42,8 @@ class Layout:
     """Einsum names and loops in an order that respects every dependency."""
     splits: dict[str, tuple[str, str]]
     """Split rank -> (outer, inner)."""
+    parameters: tuple[str, ...] = ()
+    """Sizes that where conditions read and that are not ranks (a window W, say)."""
 
     def all_ranks(self) -> tuple[str, ...]:
         seen: dict[str, None] = {}
@@ -50,6 +53,8 @@ class Layout:
         for whole, (outer, inner) in self.splits.items():
             for r in (whole, outer, inner):
                 seen.setdefault(r, None)
+        for name in self.parameters:
+            seen.setdefault(name, None)
         return tuple(seen)
 
     def walked_ranks(self, stream: str) -> frozenset[str]:
@@ -296,7 +301,30 @@ def _validate(cascade: Cascade) -> Layout:
 
     layout = Layout(ranks, iterative, inputs, outputs, graph, (), splits)
     order = _execution_order(cascade, layout)
-    return Layout(ranks, iterative, inputs, outputs, graph, order, splits)
+    parameters = _where_parameters(cascade, ranks, splits)
+    return Layout(ranks, iterative, inputs, outputs, graph, order, splits, parameters)
+
+
+def _where_parameters(cascade: Cascade, ranks: dict[str, tuple[str, ...]],
+                      splits: dict[str, tuple[str, str]]) -> tuple[str, ...]:
+    """Check every where condition reads only the Einsum's own variables; return the sizes
+    it reads that are not ranks (parameters such as a window)."""
+    known = {r for rs in ranks.values() for r in rs} | {r for w, parts in splits.items()
+                                                       for r in (w, *parts)}
+    parameters: dict[str, None] = {}
+    for e in cascade.einsums:
+        if e.where is None:
+            continue
+        own = set(e.iteration_ranks)
+        for name in variables_of(e.where):
+            if name not in own:
+                raise _fail(f"the where condition of {e.name} reads {name}, which is not "
+                            f"one of its rank variables ({', '.join(e.iteration_ranks)})",
+                            e.line)
+        for name in sizes_of(e.where):
+            if name not in known:
+                parameters.setdefault(name, None)
+    return tuple(parameters)
 
 
 def _stepwise_rank(cascade: Cascade, layout: Layout) -> dict[str, str]:

@@ -8,8 +8,10 @@ import pytest
 from einsum import CascadeError, library_names, load, parse_text
 from einsum._check import check_attention, exact_attention
 from einsum._execute import execute
+from einsum._references import REFERENCES
 
-LIBRARY = library_names()
+# the cascades of softmax attention itself; the other algorithms have their own formulas
+LIBRARY = tuple(n for n in library_names() if n not in REFERENCES)
 
 
 @pytest.mark.parametrize("name", LIBRARY)
