@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from ._ir import Bound, Cascade, Einsum, Expr, Op, Ref, rank_of
 from ._operators import MAP_OPERATORS, OP_KINDS, REDUCE_OPERATORS
 from ._shapes import resolve_shapes
+from ._sparsity import computed_points
 from ._validate import Layout, validate
 
 __all__ = [
@@ -145,8 +146,9 @@ class EinsumCost:
 def op_counts(cascade: Cascade, shapes: Mapping[str, int]) -> dict[str, int]:
     """Total ops of one (batch, head) by kind, for fully resolved ``shapes``."""
     total: Counter[str] = Counter()
+    points = computed_points(cascade, shapes)
     for e in cascade.einsums:
-        total += einsum_ops(e, _product(sorted(_iteration_ranks(e)), shapes))
+        total += einsum_ops(e, points[e.name])
     return {kind: total.get(kind, 0) for kind in OP_KINDS}
 
 
@@ -260,8 +262,9 @@ def analyze(cascade: Cascade, shapes: Mapping[str, int], *, batch: int = 1,
     from ._printer import einsum_text
 
     costs = []
+    computed = computed_points(cascade, sizes)
     for e in cascade.einsums:
-        points = _product(sorted(_iteration_ranks(e)), sizes)
+        points = computed[e.name]
         costs.append(EinsumCost(e.name, einsum_text(e), points, dict(einsum_ops(e, points)),
                                 levels[e.name], tuple(waits[e.name])))
     footprints: dict[str, dict[str, object]] = {}

@@ -34,6 +34,13 @@ class ReduceOperator:
     apply: Callable[..., np.ndarray]
 
 
+def _subtract(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a - b``, with equal values giving 0 even when infinite: a running max that has seen
+    no key yet is -inf at both steps, and exp(RM - RM') must then be 1, not NaN."""
+    with np.errstate(invalid="ignore"):
+        return np.where(np.equal(a, b), 0.0, np.subtract(a, b))
+
+
 def _recip(x: np.ndarray) -> np.ndarray:
     return 1.0 / x
 
@@ -48,7 +55,7 @@ MAP_OPERATORS: dict[str, MapOperator] = {
     op.name: op
     for op in (
         MapOperator("+", 2, "add", np.add, infix=True),
-        MapOperator("-", 2, "add", np.subtract, infix=True),
+        MapOperator("-", 2, "add", _subtract, infix=True),
         MapOperator("*", 2, "mul", np.multiply, infix=True),
         MapOperator("/", 2, "div", np.divide, infix=True),
         MapOperator("neg", 1, "other", np.negative),

@@ -47,6 +47,7 @@ from ._predicate import (
     ILog2,
     INum,
     IOp,
+    IPow2,
     ISize,
     IVar,
     Negation,
@@ -311,11 +312,11 @@ class _Line:
             if not token.text.isdigit():
                 raise CascadeError(f"where conditions use whole numbers, not {token.text}")
             return INum(int(token.text))
-        if token.text in ("abs", "log2") and self.at("("):
+        if token.text in ("abs", "log2", "pow2") and self.at("("):
             self.take()
             inner = self.integer()
             self.expect(")", "')'")
-            return IAbs(inner) if token.text == "abs" else ILog2(inner)
+            return {"abs": IAbs, "log2": ILog2, "pow2": IPow2}[token.text](inner)
         if token.kind == "name" and _VARIABLE.match(token.text):
             return IVar(token.text)
         if token.kind == "name" and _RANK.match(token.text):

@@ -5,8 +5,8 @@ where the condition holds; elsewhere its result is absent, which map operators p
 and reductions skip (EDGE's sparse semantics), so masked attention needs the predicate only
 where the mask starts. Conditions compare integer expressions of rank variables, whole
 numbers and sizes (upper-case names: ranks or parameters such as a window W) with
-``+ - * // %``, ``abs(x)`` and ``log2(x)`` (floor, log2(0) = -1), joined by ``and``, ``or``,
-``not``.
+``+ - * // %``, ``abs(x)``, ``log2(x)`` (floor, log2(0) = -1) and ``pow2(x)`` (2**x, x >= 0),
+joined by ``and``, ``or``, ``not``.
 
 >>> import numpy as np
 >>> cond = Compare("<=", IVar("m"), IVar("p"))
@@ -22,7 +22,7 @@ from typing import Union
 import numpy as np
 
 __all__ = ["Both", "Compare", "Cond", "Either", "IAbs", "IExpr", "ILog2", "INum", "IOp",
-           "ISize", "IVar", "Negation", "evaluate", "sizes_of", "text_of", "variables_of"]
+           "IPow2", "ISize", "IVar", "Negation", "evaluate", "sizes_of", "text_of", "variables_of"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,12 @@ class ILog2:
     arg: IExpr
 
 
-IExpr = Union[IVar, INum, ISize, IOp, IAbs, ILog2]  # noqa: UP007 (a runtime alias)
+@dataclass(frozen=True)
+class IPow2:
+    arg: IExpr
+
+
+IExpr = Union[IVar, INum, ISize, IOp, IAbs, ILog2, IPow2]  # noqa: UP007 (a runtime alias)
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,7 @@ _ARITH = {"+": np.add, "-": np.subtract, "*": np.multiply, "//": np.floor_divide
 def _children(node: object) -> list[object]:
     if isinstance(node, IOp | Compare | Both | Either):
         return [node.left, node.right]
-    if isinstance(node, IAbs | ILog2 | Negation):
+    if isinstance(node, IAbs | ILog2 | IPow2 | Negation):
         return [node.arg]
     return []
 
@@ -127,6 +132,9 @@ def _integer(expr: IExpr, env: dict[str, object]) -> object:
     if isinstance(expr, ILog2):
         x = np.asarray(_integer(expr.arg, env), dtype=np.int64)
         return np.where(x > 0, np.floor(np.log2(np.maximum(x, 1))).astype(np.int64), -1)
+    if isinstance(expr, IPow2):
+        x = np.asarray(_integer(expr.arg, env), dtype=np.int64)
+        return np.left_shift(np.int64(1), np.clip(x, 0, 62))
     assert isinstance(expr, IOp)
     return _ARITH[expr.op](_integer(expr.left, env), _integer(expr.right, env))
 
@@ -149,8 +157,9 @@ def _itext(expr: IExpr, parent: int = 0) -> str:
         return expr.name
     if isinstance(expr, INum):
         return str(expr.value)
-    if isinstance(expr, IAbs | ILog2):
-        return f"{'abs' if isinstance(expr, IAbs) else 'log2'}({_itext(expr.arg)})"
+    if isinstance(expr, IAbs | ILog2 | IPow2):
+        word = {IAbs: "abs", ILog2: "log2", IPow2: "pow2"}[type(expr)]
+        return f"{word}({_itext(expr.arg)})"
     level = 1 if expr.op in "+-" else 2
     text = f"{_itext(expr.left, level)} {expr.op} {_itext(expr.right, level + 1)}"
     return f"({text})" if level < parent else text

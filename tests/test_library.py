@@ -1,6 +1,7 @@
 """The algorithm library beyond softmax attention's pass variants: every cascade checked
 against a direct numpy formula of its algorithm (einsum/_references.py), not against
-another cascade, at several shapes including a single key and a single query."""
+another cascade, at several shapes including a single key or query, a window longer than
+the sequence and ragged tiles; op counts of sparse cascades count only computed points."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def test_cascade_matches_its_formula(name: str) -> None:
     assert len(results) == len(REFERENCES[name].shapes) >= 2
     for r in results:
         assert r.relative_error <= TOLERANCE, (r.shapes, r.relative_error)
-    assert any(r.shapes["M"] == 1 for r in results)
+    # an edge case: a single key or a single query
+    assert any(r.shapes.get(rank) == 1 for r in results for rank in ("M", "P", "PY", "SQ"))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -55,3 +57,34 @@ def test_cli_check_reports_each_shape(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["check", "mla_absorbed", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["passed"] and [r["shapes"]["L"] for r in data["runs"]] == [4, 2]
+
+
+@pytest.mark.parametrize(("name", "shapes", "expected"), [
+    # causal: M (M + 1) / 2 scores; the exponentials and products follow the mask
+    ("causal", {"E": 4, "F": 4, "M": 64, "P": 64}, 64 * 65 // 2),
+    ("causal_fusemax", {"E": 4, "F": 4, "M": 64, "P": 64, "M0": 16}, 64 * 65 // 2),
+    # a causal window of W keys: W (W + 1) / 2 for the first W queries, then W each
+    ("sliding_window", {"E": 4, "F": 4, "M": 64, "P": 64, "W": 8, "D": 1},
+     8 * 9 // 2 + (64 - 8) * 8),
+    # block-diagonal blocks of 8 plus the first block column: 8 blocks of 64, 7 more of 64
+    ("block_sparse", {"E": 4, "F": 4, "M": 64, "P": 64, "B": 8}, 8 * 64 + 7 * 64),
+])
+def test_sparse_op_counts_follow_the_mask(name: str, shapes: dict[str, int],
+                                          expected: int) -> None:
+    result = analyze(load(name), shapes)
+    points = {c.name: c.points for c in result.einsums}
+    e = shapes["E"]
+    assert points["QK"] == expected * e            # QK[.., p] summed over e
+    assert points["SLN" if "SLN" in points else "SN"] == expected
+    dense = analyze(load("one_pass"), {k: v for k, v in shapes.items() if k in "EFMP"})
+    assert result.ops["exp"] < dense.ops["exp"]
+
+
+def test_radial_attention_is_subquadratic() -> None:
+    def scores(frames: int) -> int:
+        shapes = {"E": 2, "F": 2, "SQ": 16, "TQ": frames, "SK": 16, "TK": frames}
+        return next(c.points for c in analyze(load("radial"), shapes).einsums
+                    if c.name == "SN")
+    dense = (16 * 32) ** 2
+    assert scores(32) < dense / 3
+    assert scores(32) / scores(16) < 3  # dense attention would grow 4x
