@@ -231,6 +231,10 @@ REFERENCES: dict[str, Reference] = {
     "linear_attention": Reference(_linear, _ATTENTION),
     "linear_attention_causal": Reference(_linear_causal, (
         {"E": 8, "F": 8, "M": 40}, {"E": 3, "F": 5, "M": 1})),
+    "lightning_attention2": Reference(_linear_causal, (
+        {"E": 8, "F": 8, "M": 40, "N": 40, "J": 8},
+        {"E": 4, "F": 3, "M": 37, "N": 37, "J": 16},                  # a ragged last block
+        {"E": 3, "F": 2, "M": 1, "N": 1, "J": 4})),
     "aaren": Reference(_aaren, ({"E": 8, "F": 4, "M": 20, "P": 3},
                                 {"E": 3, "F": 2, "M": 1, "P": 1})),
     "agent_attention": Reference(_agent, ({"E": 8, "F": 8, "M": 50, "P": 7, "N": 4},

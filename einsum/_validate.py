@@ -167,6 +167,8 @@ def _check_reduction(e: Einsum) -> None:
             raise _fail(f"{e.name} also reduces over {', '.join(missing)}; name every reduced "
                         "rank in the reduce clause", e.line)
     read = {v for ref in e.refs for v in ref.variables}
+    if e.where is not None:  # a where condition binds the variables it reads
+        read |= set(variables_of(e.where))
     for name in e.output.variables:
         if name not in read:
             raise _fail(f"rank variable {name} of {e.output} appears in no operand", e.line)
