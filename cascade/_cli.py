@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from einsum import Cascade, CascadeError, library_names, load
-from einsum._analysis import Analysis, analyze, passes
+from einsum import Cascade, CascadeError, load
+from einsum._analysis import Analysis, analyze
+from einsum._catalog import catalog, library_document
 from einsum._check import TOLERANCE, check_cascade
 from einsum._loader import check_shape
 from einsum._models import Model, model, model_from_config, model_names
@@ -135,6 +136,11 @@ def _build_parser() -> argparse.ArgumentParser:
     verifying.add_argument("folder", metavar="DIR")
     verifying.add_argument("--json", action="store_true")
 
+    tabling = commands.add_parser("table", help="the algorithm library as a Markdown table: "
+                                                "passes, ops per kind, live state")
+    tabling.add_argument("--out", help="write the table to this file (default: print it)")
+    tabling.add_argument("--json", action="store_true")
+
     numbers = commands.add_parser("numerics", help="fixed-point error of softmax and GELU "
                                                    "choices, beside hls4ml's default")
     numbers.add_argument("--lengths", default="64,256", help="sequence lengths, e.g. 64,4096")
@@ -232,6 +238,18 @@ def _run(args: argparse.Namespace) -> int:
         return _dse(args)
     if args.command == "sweep":
         return _sweep(args)
+    if args.command == "table":
+        rows = catalog()
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return 0
+        text = library_document(rows)
+        if args.out:
+            Path(args.out).write_text(text)
+            print(f"{len(rows)} algorithms -> {args.out}")
+        else:
+            print(text, end="")
+        return 0
     if args.command == "emit-hls":
         return _emit_hls(args)
     if args.command == "csim":
@@ -584,16 +602,13 @@ def _list(args: argparse.Namespace) -> int:
                   f"model_dim={r['model_dim']:<5} ffn={r['ffn_dim']:<6} layers={r['layers']:<3} "
                   f"batch={r['batch']}")
         return 0
-    rows = []
-    for name in library_names():
-        c = load(name)
-        rows.append({"name": name, "passes": passes(c), "title": c.title, "source": c.source})
+    rows = catalog()
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
         for r in rows:
-            print(f"{r['name']:<18} {r['passes']} pass{'es' if r['passes'] > 1 else '  '} "
-                  f" {r['title']}")
+            print(f"{r['name']:<24} {r['passes']} pass{'es' if r['passes'] > 1 else '  '} "
+                  f"{r['growth']:<11} {r['title']}")
     return 0
 
 

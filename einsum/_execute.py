@@ -214,6 +214,18 @@ class _Executor:
                 index.append(slice(1, None))
             else:
                 index.append(slice(None))
+        nxt = next((n for n, i in enumerate(e.output.indices) if isinstance(i, Next)), None)
+        if nxt is not None and step is not None and result.present is not None:
+            # a recurrence whose update is absent (a masked key) keeps its previous state
+            previous = list(index)
+            at = index[nxt]
+            previous[nxt] = slice(at.start - 1, at.stop - 1)
+            old = target.data[tuple(previous)]
+            has_old = np.ones(old.shape, bool) if target.present is None else \
+                target.present[tuple(previous)]
+            keep = ~np.broadcast_to(result.present, old.shape)
+            result = _Value(np.where(keep, old, result.data), np.where(keep, has_old,
+                                                                         result.present))
         target.data[tuple(index)] = result.data
         if result.present is not None and not result.present.all():
             if target.present is None:

@@ -181,6 +181,10 @@ class Reference:
     formula: Callable[[Arrays], Arrays]
     shapes: tuple[dict[str, int], ...]
     """Rank sizes to check at (tiles that divide M, that do not, a single query, M = 1)."""
+    sequence: tuple[str, ...] = ("M", "P", "N")
+    """Ranks that grow with the sequence (for the asymptotic op count)."""
+    table: dict[str, int] | None = None
+    """Sizes for the documentation table, if not E = F = 64 and a 4,096-long sequence."""
 
 
 _ATTENTION = ({"E": 8, "F": 8, "M": 64, "P": 16}, {"E": 4, "F": 6, "M": 37, "P": 5},
@@ -205,9 +209,13 @@ REFERENCES: dict[str, Reference] = {
         {"E": 3, "F": 2, "M": 1, "P": 1, "B": 4})),
     "neighborhood_2d": Reference(lambda x: _neighborhood(x, 1, 1), (
         {"E": 4, "F": 3, "PY": 5, "PX": 6, "MY": 5, "MX": 6, "W": 1, "D": 1},
-        {"E": 3, "F": 2, "PY": 1, "PX": 1, "MY": 1, "MX": 1, "W": 1, "D": 1})),
+        {"E": 3, "F": 2, "PY": 1, "PX": 1, "MY": 1, "MX": 1, "W": 1, "D": 1}),
+        sequence=("PY", "MY"), table={"E": 64, "F": 64, "PY": 64, "PX": 64, "MY": 64,
+                                      "MX": 64, "W": 3, "D": 1}),
     "radial": Reference(_radial, ({"E": 4, "F": 3, "SQ": 8, "TQ": 6, "SK": 8, "TK": 6},
-                                  {"E": 3, "F": 2, "SQ": 1, "TQ": 1, "SK": 1, "TK": 1})),
+                                  {"E": 3, "F": 2, "SQ": 1, "TQ": 1, "SK": 1, "TK": 1}),
+                        sequence=("TQ", "TK"), table={"E": 64, "F": 64, "SQ": 256, "TQ": 16,
+                                                      "SK": 256, "TK": 16}),
     "duo_attention": Reference(lambda x: _duo(x, 1, 2, 4), (
         {"E": 8, "F": 4, "M": 30, "P": 30, "H": 3, "R": 1, "S": 2, "W": 4},
         {"E": 3, "F": 2, "M": 1, "P": 1, "H": 2, "R": 1, "S": 2, "W": 4})),
@@ -216,7 +224,9 @@ REFERENCES: dict[str, Reference] = {
         {"E": 3, "F": 2, "M": 1, "P": 1, "H": 2, "W": 3})),
     "medusa_tree": Reference(lambda x: _medusa(x, 5, 2), (
         {"E": 8, "F": 4, "M": 12, "P": 7, "C": 5, "T": 2},              # 5 context, 7 candidates
-        {"E": 3, "F": 2, "M": 6, "P": 1, "C": 5, "T": 2})),
+        {"E": 3, "F": 2, "M": 6, "P": 1, "C": 5, "T": 2}),
+        sequence=("M", "C"), table={"E": 64, "F": 64, "M": 4096 + 7, "P": 7, "C": 4096,
+                                    "T": 2}),
     "gqa": Reference(_gqa, ({"E": 8, "F": 8, "M": 40, "P": 6, "R": 4, "G": 2},
                             {"E": 4, "F": 3, "M": 17, "P": 1, "R": 8, "G": 1},   # MQA decode
                             {"E": 3, "F": 2, "M": 1, "P": 3, "R": 1, "G": 3})),
@@ -227,7 +237,8 @@ REFERENCES: dict[str, Reference] = {
     "split_k": Reference(_exact, ({"E": 8, "F": 8, "M": 64, "P": 1, "N": 16},
                                   {"E": 4, "F": 6, "M": 37, "P": 2, "N": 8},
                                   {"E": 4, "F": 6, "M": 37, "P": 2, "N": 64},  # one worker
-                                  {"E": 3, "F": 2, "M": 1, "P": 1, "N": 4})),
+                                  {"E": 3, "F": 2, "M": 1, "P": 1, "N": 4}),
+                         sequence=("M", "P")),                   # N: keys per worker
     "linear_attention": Reference(_linear, _ATTENTION),
     "linear_attention_causal": Reference(_linear_causal, (
         {"E": 8, "F": 8, "M": 40}, {"E": 3, "F": 5, "M": 1})),
@@ -236,7 +247,8 @@ REFERENCES: dict[str, Reference] = {
         {"E": 4, "F": 3, "M": 37, "N": 37, "J": 16},                  # a ragged last block
         {"E": 3, "F": 2, "M": 1, "N": 1, "J": 4})),
     "aaren": Reference(_aaren, ({"E": 8, "F": 4, "M": 20, "P": 3},
-                                {"E": 3, "F": 2, "M": 1, "P": 1})),
+                                {"E": 3, "F": 2, "M": 1, "P": 1}), sequence=("M",)),
     "agent_attention": Reference(_agent, ({"E": 8, "F": 8, "M": 50, "P": 7, "N": 4},
-                                          {"E": 4, "F": 3, "M": 1, "P": 1, "N": 1})),
+                                          {"E": 4, "F": 3, "M": 1, "P": 1, "N": 1}),
+                                 sequence=("M", "P")),           # N: agent tokens
 }

@@ -1,10 +1,11 @@
 """How many points of each Einsum's iteration space are computed, given where conditions.
 
-An Einsum computes where its own condition holds and, unless it merges operands (``+``,
-``max``, ``min``: a recurrence updates at every step), only where the sparse tensors it
-reads are present: the producer's condition, renamed to the reader's index variables, is
-carried forward. So masking QK makes the exponentials, sums and numerators that follow it
-sparse too, and op counts reflect only the computed blocks.
+An Einsum computes where its own condition holds and where the sparse tensors it reads are
+present (the producer's condition, renamed to the reader's index variables): a merge
+(``+``, ``max``, ``min``) with an absent operand is a copy, not an op. A merged result is
+present where either operand is, so it is not carried forward as sparse. Masking QK thus
+makes the exponentials, sums and numerators that follow it sparse too, and op counts
+reflect only the computed blocks.
 
 >>> from einsum import parse_text
 >>> c = parse_text('''QK[m,p] = Q[e,p] * K[e,m] where m <= p
@@ -85,21 +86,24 @@ def effective_conditions(cascade: Cascade) -> dict[str, Cond | None]:
     present: dict[str, tuple[Einsum, Cond]] = {}   # sparse tensors and their producers
     result: dict[str, Cond | None] = {}
     for e in cascade.einsums:
+        # An op happens where all its operands are present (a merge with an absent operand
+        # is a copy), so the Einsum computes under every operand's condition...
         conds = [e.where] if e.where is not None else []
-        if not _merges(e.expr):
-            for ref in e.refs:
-                if ref.tensor not in present:
-                    continue
-                producer, cond = present[ref.tensor]
-                sources = producer.output.indices
-                if all(isinstance(i, Var) for i in (*sources, *ref.indices)):
-                    names = {s.name: r.name for s, r in zip(sources, ref.indices, strict=True)}
-                    conds.append(_rename(cond, names))
+        for ref in e.refs:
+            if ref.tensor not in present:
+                continue
+            producer, cond = present[ref.tensor]
+            sources = producer.output.indices
+            if all(isinstance(i, Var) for i in (*sources, *ref.indices)):
+                names = {s.name: r.name for s, r in zip(sources, ref.indices, strict=True)}
+                conds.append(_rename(cond, names))
         cond = None
         for c in conds:
             cond = c if cond is None else Both(cond, c)
         result[e.name] = cond
-        if cond is not None and set(variables_of(cond)) <= set(e.output.variables) \
+        # ...but a merged result (+, max, min) is present wherever either operand is.
+        if cond is not None and not _merges(e.expr) \
+                and set(variables_of(cond)) <= set(e.output.variables) \
                 and all(isinstance(i, Var) for i in e.output.indices):
             present[e.name] = (e, cond)
     return result

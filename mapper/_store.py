@@ -94,20 +94,34 @@ class ResultStore:
         self.path = Path(path)
         if not create and not self.path.is_file():
             raise StoreError("no such results file", file=str(self.path))
-        try:
-            self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-            self._db.execute("PRAGMA busy_timeout = 60000")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            if create:
-                self._db.executescript(_SCHEMA)
-            tables = {r[0] for r in self._db.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        except sqlite3.DatabaseError as error:
-            raise StoreError(f"not a results database: {error}", file=str(self.path)) from None
+        self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        tables = self._prepare(create)
         if not {"results", "sweeps", "members"} <= tables:
             raise StoreError("not a cascade results database (no results table)",
                              file=str(self.path))
+
+    def _prepare(self, create: bool) -> set[str]:
+        """WAL mode and the schema. Switching to WAL while another process creates the same
+        file can fail at once with "database is locked" (SQLite does not wait on that
+        lock), so the setup is retried for a while."""
+        deadline = time.monotonic() + 60.0
+        while True:
+            try:
+                self._db.execute("PRAGMA busy_timeout = 60000")
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = NORMAL")
+                if create:
+                    self._db.executescript(_SCHEMA)
+                return {r[0] for r in self._db.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise StoreError(f"not a results database: {error}", file=str(self.path)
+                                     ) from None
+                time.sleep(0.05)
+            except sqlite3.DatabaseError as error:
+                raise StoreError(f"not a results database: {error}", file=str(self.path)
+                                 ) from None
 
     def close(self) -> None:
         self._db.close()

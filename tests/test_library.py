@@ -88,3 +88,22 @@ def test_radial_attention_is_subquadratic() -> None:
     dense = (16 * 32) ** 2
     assert scores(32) < dense / 3
     assert scores(32) / scores(16) < 3  # dense attention would grow 4x
+
+
+def test_docs_table_is_current() -> None:
+    """docs/algorithms.md is what `cascade table --out docs/algorithms.md` writes now."""
+    from pathlib import Path
+
+    from einsum._catalog import catalog, library_document
+
+    document = Path(__file__).parents[1] / "docs" / "algorithms.md"
+    assert document.read_text() == library_document(catalog()), (
+        "regenerate it: cascade table --out docs/algorithms.md")
+
+
+def test_list_shows_passes_and_growth(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list"]) == 0
+    lines = {line.split()[0]: line.split()[1:4] for line in capsys.readouterr().out.splitlines()}
+    assert lines["sliding_window"] == ["1", "pass", "O(M)"]
+    assert lines["three_pass"] == ["3", "passes", "O(M^2)"]
+    assert lines["radial"][:3] == ["1", "pass", "O(M"]  # O(M log M)
