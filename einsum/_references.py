@@ -101,6 +101,12 @@ def _causal(x: Arrays) -> Arrays:
     return {"AV": masked_attention(x["Q"], x["K"], x["V"], m <= p)}
 
 
+def _decode(x: Arrays) -> Arrays:
+    queries, keys = x["Q"].shape[1], x["K"].shape[1]
+    p, m = _grid(queries, keys)
+    return {"AV": masked_attention(x["Q"], x["K"], x["V"], m <= keys - queries + p)}
+
+
 def _window(x: Arrays, w: int, d: int) -> Arrays:
     p, m = _grid(x["Q"].shape[1], x["K"].shape[1])
     mask = (m <= p) & (p - m < w * d) & ((p - m) % d == 0)
@@ -197,6 +203,9 @@ REFERENCES: dict[str, Reference] = {
     "causal_fusemax": Reference(_causal, ({"E": 8, "F": 8, "M": 40, "P": 40, "M0": 8},
                                           {"E": 4, "F": 3, "M": 37, "P": 37, "M0": 16},
                                           {"E": 3, "F": 2, "M": 1, "P": 1, "M0": 4})),
+    "decode": Reference(_decode, ({"E": 8, "F": 8, "M": 50, "P": 1},
+                                  {"E": 4, "F": 3, "M": 37, "P": 4},    # a speculative step
+                                  {"E": 3, "F": 2, "M": 1, "P": 1}), sequence=("M",)),
     "sliding_window": Reference(lambda x: _window(x, 5, 1), (
         {"E": 8, "F": 8, "M": 40, "P": 40, "W": 5, "D": 1},
         {"E": 4, "F": 3, "M": 3, "P": 3, "W": 5, "D": 1},               # window > sequence
