@@ -426,6 +426,11 @@ def einsum_compute(e: Einsum, ops: MappingABC[str, int], points: int, arch: Arch
     if rf is not None:
         energy[f"{unit_name}.rf"] = points * rf.write_pj + reads * rf.read_pj
     temporal = _temporal_points(e, spatial, unit.shape[: len(spatial)], sizes)
+    dense = math.prod(sizes[rank_of(v)] for v in e.iteration_ranks)
+    if points < dense:
+        # A sparse Einsum (a where condition): the unit skips the points it does not
+        # compute, to first order in proportion (masks at tile granularity skip exactly).
+        temporal = -(-temporal * points // dense)
     return Compute(temporal * cycles_per_point, points * cycles_per_point, energy, reads, points)
 
 

@@ -107,3 +107,18 @@ def test_list_shows_passes_and_growth(capsys: pytest.CaptureFixture[str]) -> Non
     assert lines["sliding_window"] == ["1", "pass", "O(M)"]
     assert lines["three_pass"] == ["3", "passes", "O(M^2)"]
     assert lines["radial"][:3] == ["1", "pass", "O(M"]  # O(M log M)
+
+
+def test_masked_cascades_cost_less_on_an_array() -> None:
+    """The cost model skips what a where condition masks (to first order)."""
+    from mapper import architecture
+    from mapper._search import search
+
+    sizes = {"E": 64, "F": 64, "M": 4096, "P": 4096}
+    arch = architecture("fusemax")
+    dense = search(load("one_pass"), arch, sizes).report
+    causal = search(load("causal"), arch, sizes).report
+    window = search(load("sliding_window"), arch, {**sizes, "W": 256, "D": 1}).report
+    assert 0.45 < causal.cycles / dense.cycles < 0.55
+    assert 0.45 < causal.energy_j / dense.energy_j < 0.6
+    assert window.cycles < causal.cycles / 4
