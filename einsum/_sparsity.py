@@ -17,6 +17,7 @@ reflect only the computed blocks.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 import numpy as np
 
@@ -111,13 +112,24 @@ def effective_conditions(cascade: Cascade) -> dict[str, Cond | None]:
 
 def _count(e: Einsum, cond: Cond, sizes: Mapping[str, int]) -> int:
     variables = variables_of(cond)
-    dims = [sizes[rank_of(v)] for v in variables]
+    dims = tuple(sizes[rank_of(v)] for v in variables)
     grid = int(np.prod(dims, dtype=object))
     if grid > MAX_COUNTED:
         raise CascadeError(f"counting where {e.name} computes needs {grid:,} condition "
                            f"points (more than 2**36); analyse at a smaller shape", line=e.line)
-    env: dict[str, object] = {name: sizes[name] for name in sizes_of(cond)}
-    rest = dims[1:]
+    parameters = tuple((name, sizes[name]) for name in sizes_of(cond))
+    holding = _holding(cond, variables, dims, parameters)
+    others = [rank_of(v) for v in e.iteration_ranks if v not in variables]
+    return holding * int(np.prod([sizes[r] for r in others], dtype=object))
+
+
+@lru_cache(maxsize=4096)
+def _holding(cond: Cond, variables: tuple[str, ...], dims: tuple[int, ...],
+             parameters: tuple[tuple[str, int], ...]) -> int:
+    """Points of the grid ``dims`` over ``variables`` where ``cond`` holds (the same mask
+    renamed along a cascade, or asked for again by a sweep, is counted once)."""
+    env: dict[str, object] = dict(parameters)
+    rest = list(dims[1:])
     chunk = max(1, (1 << 24) // max(1, int(np.prod(rest, dtype=object))))
     total = 0
     for start in range(0, dims[0], chunk):
@@ -127,10 +139,8 @@ def _count(e: Einsum, cond: Cond, sizes: Mapping[str, int]) -> int:
             values = np.arange(start, stop) if axis == 0 else np.arange(size)
             shape[axis] = len(values)
             env[v] = values.reshape(shape)
-        total += int(np.broadcast_to(evaluate(cond, env),
-                                     [stop - start, *rest]).sum())
-    others = [rank_of(v) for v in e.iteration_ranks if v not in variables]
-    return total * int(np.prod([sizes[r] for r in others], dtype=object))
+        total += int(np.broadcast_to(evaluate(cond, env), [stop - start, *rest]).sum())
+    return total
 
 
 def computed_points(cascade: Cascade, sizes: Mapping[str, int]) -> dict[str, int]:

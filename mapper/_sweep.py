@@ -35,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from einsum import CascadeError, Model, library_names, load, model
+from einsum import CascadeError, Model, library_names, load, model, resolve_shapes, validate
 from einsum._errors import read_text
 from einsum._loader import MAX_SHAPE, _construct, _node_line, yaml_fields
 from einsum._models import model_from_config
@@ -250,13 +250,20 @@ def _algorithm(node: yaml.Node, base: Path) -> str:
         raise SweepError(f"an algorithm is a library name or a file, not {value!r}",
                          line=_node_line(node))
     if value in library_names():
-        return value
-    path = base / value
-    if not path.is_file():
-        raise SweepError(f"no library cascade or file named {value!r}; library: "
-                         f"{', '.join(library_names())}", line=_node_line(node))
-    load(path)  # a bad cascade file reports its own file and line
-    return str(path)
+        name = value
+    else:
+        path = base / value
+        if not path.is_file():
+            raise SweepError(f"no library cascade or file named {value!r}; library: "
+                             f"{', '.join(library_names())}", line=_node_line(node))
+        name = str(path)
+    cascade = load(name)  # a bad cascade file reports its own file and line
+    used = set(validate(cascade).all_ranks())
+    try:  # a model gives E, F, M and P; anything else needs a default in the cascade
+        resolve_shapes(cascade, {r: 64 for r in ("E", "F", "M", "P") if r in used})
+    except CascadeError as error:
+        raise SweepError(f"algorithm {value}: {error.message}", line=_node_line(node)) from None
+    return name
 
 
 def _model(node: yaml.Node, base: Path) -> Model:
