@@ -326,7 +326,7 @@ def _vector(params: dict[str, Any]) -> RtlUnit:
 def engine_sizes(params: dict[str, Any]) -> dict[str, int]:
     sizes = {"p": _int_param(params, "p", 4, 1, 16), "m0": _int_param(params, "m0", 4, 1, 16),
              "e": _int_param(params, "e", 4, 1, 16), "f": _int_param(params, "f", 4, 1, 16)}
-    sizes["m"] = _int_param(params, "m", 2 * sizes["m0"], 1, 256)
+    sizes["m"] = _int_param(params, "m", 2 * sizes["m0"], 1, 4096)
     return sizes
 
 
@@ -367,6 +367,7 @@ def _engine(params: dict[str, Any]) -> RtlUnit:
         "sld_as_sum": _fit(sld, weight_sum_w + sum_shift, total.width),
         "p_w": _bits(z["p"]), "f_w": _bits(z["f"]), "e_w": _bits(z["e"]),
         "m0_w": _bits(z["m0"]), "m_w": _bits(z["m"]),
+        "tiles": -(-z["m"] // z["m0"]),
     }
     files = {
         "attention_engine.v": _environment().get_template("attention_engine.v.j2")

@@ -46,27 +46,20 @@ def streaming_cycles(einsum_text: str, count: int, *, lanes: int = 1) -> int:
 def engine_cycles(sizes: dict[str, int]) -> tuple[int, int]:
     """(model, overhead) cycles of the attention engine after its inputs are loaded.
 
-    ``model``: the analytical model's cycles of each Einsum of the FuseMax cascade in the
-    engine's binding, run one after another as the engine runs them (QK and SLNV on the
-    P x M0 and P x F arrays, SLN and PRM on the one exp lane, RD and 1/RD on the P lanes, AV
-    read out one word per cycle). ``overhead``: what the engine adds per tile, each term
-    derived from its structure: the arrays' fill, drain and read-out (their clearing hides
-    behind other phases), the exp and reciprocal pipelines' fill, and one cycle each for the
-    tile max and the statistics.
+    ``model``: the analytical model's latency for the engine's binding under a pipelined
+    schedule, that of its busiest unit: the one exp lane, which takes the P x M0 SLN and the
+    P PRM exponentials of every tile (the QK and SLN V arrays take fewer cycles per tile at
+    these sizes, and overlap with it). ``overhead``: what the engine adds around that, each
+    term from its structure: the first tile's QK (E beats, the array's fill and drain, its
+    read-out, the tile max) before the exp lane starts, the exp pipeline's fill and the last
+    tile's statistics, the last tile's SLN V (its beats, fill, drain and read-out), and the
+    reciprocals (P, plus their pipeline) and the P x F outputs.
     """
     p, m, m0, e, f = (sizes[k] for k in ("p", "m", "m0", "e", "f"))
-    model = overhead = 0
-    for start in range(0, m, m0):
-        valid = min(m0, m - start)
-        qk = array_cycles("C[p,j] = A[p,k] * B[k,j]", {"P": p, "J": m0, "K": e}, (p, m0),
-                          ("P", "J"))
-        exps = streaming_cycles("Y[n] = exp(X[n])", p * valid + p)
-        slnv = array_cycles("C[p,j] = A[p,k] * B[k,j]", {"P": p, "J": f, "K": valid},
-                            (p, f), ("P", "J"))
-        model += qk + exps + slnv
-        overhead += (p + m0 - 2) + p          # QK array: fill/drain, read-out
-        overhead += 1 + 3 + 1                 # tile max, exp pipeline fill, statistics
-        overhead += (p + f - 2) + p           # SLNV array: fill/drain, read-out
-    model += streaming_cycles("Y[n] = recip(X[n])", p) + p * f
-    overhead += 3                             # reciprocal pipeline fill
+    tiles = -(-m // m0)
+    exps = sum(p * min(m0, m - t * m0) + p for t in range(tiles))
+    model = streaming_cycles("Y[n] = exp(X[n])", exps)
+    last = m - (tiles - 1) * m0
+    overhead = (e + (p + m0 - 2) + p + 1) + (3 + 1) + (last + (p + f - 2) + p) \
+        + (p + 3) + p * f
     return model, overhead

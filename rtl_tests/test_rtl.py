@@ -28,9 +28,10 @@ UNITS: dict[str, tuple[str, dict[str, Any]]] = {
     "vector8": ("vector", {"lanes": 8}),
     "vector3": ("vector", {"lanes": 3, "a": "ap_fixed<20,8>", "b": "ap_fixed<10,2>",
                            "y": "ap_fixed<24,12>"}),
-    # two full tiles and a ragged one; then 8 x 8 tiles
+    # two full tiles and a ragged one; then long runs of 4 x 4 and 8 x 8 tiles (ragged end)
     "engine4x4": ("engine", {"p": 4, "m0": 4, "e": 4, "f": 4, "m": 10}),
-    "engine8x8": ("engine", {"p": 8, "m0": 8, "e": 4, "f": 4, "m": 16}),
+    "engine4x4long": ("engine", {"p": 4, "m0": 4, "e": 4, "f": 4, "m": 1022}),
+    "engine8x8long": ("engine", {"p": 8, "m0": 8, "e": 4, "f": 4, "m": 1022}),
 }
 
 
