@@ -79,16 +79,16 @@ def check_attention(cascade: Cascade, *, seed: int = 0,
         extra = {split.inner: tile for split in cascade.splits}
         got = execute(cascade, {"Q": q, "K": k, "V": v}, shapes=extra)["AV"]
         want = exact_attention(q, k, v)
-        error = float(np.max(np.abs(got - want)) / np.max(np.abs(want)))
-        if not np.isfinite(error):
-            error = float("inf")
-        results.append(CheckResult({"E": e, "F": f, "M": m, "P": p, **extra}, error))
+        results.append(CheckResult({"E": e, "F": f, "M": m, "P": p, **extra},
+                                   _relative_error(got, want)))
     return results
 
 
 def _relative_error(got: np.ndarray, want: np.ndarray) -> float:
-    scale = float(np.max(np.abs(want))) or 1.0
-    error = float(np.max(np.abs(got - want))) / scale
+    """Largest absolute difference over the largest reference value; a NaN, infinite or
+    all-zero reference counts as infinitely wrong."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        error = float(np.max(np.abs(got - want)) / np.max(np.abs(want)))
     return error if np.isfinite(error) else float("inf")
 
 

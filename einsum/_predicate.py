@@ -16,13 +16,15 @@ joined by ``and``, ``or``, ``not``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 from typing import Union
 
 import numpy as np
 
 __all__ = ["Both", "Compare", "Cond", "Either", "IAbs", "IExpr", "ILog2", "INum", "IOp",
-           "IPow2", "ISize", "IVar", "Negation", "evaluate", "sizes_of", "text_of", "variables_of"]
+           "IPow2", "ISize", "IVar", "Negation", "evaluate", "renamed", "sizes_of", "text_of",
+           "variables_of"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,20 @@ def _walk(node: object) -> list[object]:
     for child in _children(node):
         out.extend(_walk(child))
     return out
+
+
+def renamed(cond: Cond, names: Mapping[str, str]) -> Cond:
+    """The condition with its rank variables renamed (a producer's mask read through a
+    consumer's index variables)."""
+    def visit(node: object) -> object:
+        if isinstance(node, IVar):
+            return IVar(names[node.name])
+        if isinstance(node, INum | ISize):
+            return node
+        return replace(node, **{f.name: visit(getattr(node, f.name))  # type: ignore[arg-type]
+                                for f in fields(node)  # type: ignore[arg-type]
+                                if not isinstance(getattr(node, f.name), str)})
+    return visit(cond)  # type: ignore[return-value]
 
 
 def variables_of(cond: Cond) -> tuple[str, ...]:

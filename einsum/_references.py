@@ -24,10 +24,7 @@ Arrays = dict[str, np.ndarray]
 
 def softmax_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
     """``softmax(Q^T K) V``: AV[f,p] from Q[e,p], K[e,m], V[f,m]."""
-    scores = q.T @ k
-    weights = np.exp(scores - scores.max(axis=1, keepdims=True))
-    weights /= weights.sum(axis=1, keepdims=True)
-    return (weights @ v.T).T
+    return masked_attention(q, k, v, np.True_)
 
 
 def _elu1(x: np.ndarray) -> np.ndarray:

@@ -24,24 +24,7 @@ import numpy as np
 from ._errors import CascadeError
 from ._ir import Cascade, Einsum, Expr, Op, Var, rank_of
 from ._operators import UNION_OPERATORS
-from ._predicate import (
-    Both,
-    Compare,
-    Cond,
-    Either,
-    IAbs,
-    IExpr,
-    ILog2,
-    INum,
-    IOp,
-    IPow2,
-    ISize,
-    IVar,
-    Negation,
-    evaluate,
-    sizes_of,
-    variables_of,
-)
+from ._predicate import Both, Cond, evaluate, renamed, sizes_of, variables_of
 
 __all__ = ["computed_points", "effective_conditions"]
 
@@ -54,32 +37,6 @@ def _merges(expr: Expr) -> bool:
         return False
     return (expr.name in UNION_OPERATORS and len(expr.args) == 2) or \
         any(_merges(a) for a in expr.args)
-
-
-def _rename_int(expr: IExpr, names: Mapping[str, str]) -> IExpr:
-    if isinstance(expr, IVar):
-        return IVar(names[expr.name])
-    if isinstance(expr, IOp):
-        return IOp(expr.op, _rename_int(expr.left, names), _rename_int(expr.right, names))
-    if isinstance(expr, IAbs):
-        return IAbs(_rename_int(expr.arg, names))
-    if isinstance(expr, ILog2):
-        return ILog2(_rename_int(expr.arg, names))
-    if isinstance(expr, IPow2):
-        return IPow2(_rename_int(expr.arg, names))
-    assert isinstance(expr, INum | ISize)
-    return expr
-
-
-def _rename(cond: Cond, names: Mapping[str, str]) -> Cond:
-    if isinstance(cond, Compare):
-        return Compare(cond.op, _rename_int(cond.left, names), _rename_int(cond.right, names))
-    if isinstance(cond, Both):
-        return Both(_rename(cond.left, names), _rename(cond.right, names))
-    if isinstance(cond, Either):
-        return Either(_rename(cond.left, names), _rename(cond.right, names))
-    assert isinstance(cond, Negation)
-    return Negation(_rename(cond.arg, names))
 
 
 def effective_conditions(cascade: Cascade) -> dict[str, Cond | None]:
@@ -97,7 +54,7 @@ def effective_conditions(cascade: Cascade) -> dict[str, Cond | None]:
             sources = producer.output.indices
             if all(isinstance(i, Var) for i in (*sources, *ref.indices)):
                 names = {s.name: r.name for s, r in zip(sources, ref.indices, strict=True)}
-                conds.append(_rename(cond, names))
+                conds.append(renamed(cond, names))
         cond = None
         for c in conds:
             cond = c if cond is None else Both(cond, c)
