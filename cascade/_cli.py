@@ -181,21 +181,30 @@ def _model_of(args: argparse.Namespace) -> Model | None:
     return None if args.model is None else model(args.model)
 
 
-def _workload(args: argparse.Namespace, cascade: Cascade) -> tuple[dict[str, int], int, int]:
+def _model_and_seq(args: argparse.Namespace) -> tuple[Model, int] | None:
+    """The model and sequence length given (they go together), or None."""
     preset = _model_of(args)
     if (preset is None) != (args.seq is None):
         raise CascadeError("--model (or --model-config) and --seq go together")
+    return None if preset is None else (preset, _seq(args.seq))
+
+
+def _workload(args: argparse.Namespace, cascade: Cascade
+              ) -> tuple[dict[str, int], int, int, Model | None]:
+    """Shapes, batch, heads and the model (if one was named) of analyze and map."""
+    workload = _model_and_seq(args)
     shapes: dict[str, int] = {}
     batch = heads = 1
-    if preset is not None:
+    if workload is not None:
+        preset, seq = workload
         used = set(validate(cascade).all_ranks())
-        shapes = {r: v for r, v in preset.shapes(_seq(args.seq)).items() if r in used}
+        shapes = {r: v for r, v in preset.shapes(seq).items() if r in used}
         batch, heads = preset.batch, preset.heads
     if args.shape is not None:
         shapes.update(parse_shape_text(args.shape))
     if not shapes:
         raise CascadeError("give --model and --seq, or --shape like E=64,F=64,M=4096,P=4096")
-    return shapes, batch, heads
+    return shapes, batch, heads, None if workload is None else workload[0]
 
 
 def _print_analysis(a: Analysis) -> None:
@@ -268,11 +277,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "map":
         return _map(args, cascade)
     if args.command == "analyze":
-        shapes, batch, heads = _workload(args, cascade)
+        shapes, batch, heads, preset = _workload(args, cascade)
         result = analyze(cascade, shapes, batch=batch, heads=heads)
         if args.json:
             data = result.to_json()
-            preset = _model_of(args)
             if preset is not None:
                 data["model"] = preset.name
             print(json.dumps(data, indent=2))
@@ -294,7 +302,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _map(args: argparse.Namespace, cascade: Cascade) -> int:
-    shapes, batch, heads = _workload(args, cascade)
+    shapes, batch, heads, _preset = _workload(args, cascade)
     arch = _arch_from(args)
     found = search(cascade, arch, shapes, batch=batch, heads=heads, objective=args.objective)
     report = found.report
@@ -410,11 +418,9 @@ def _kernel_sizes(args: argparse.Namespace) -> dict[str, int]:
     """Kernel sizes from --shape, or from a model and --seq (attention over the sequence,
     linear layers of the model's FFN)."""
     sizes: dict[str, int] = {}
-    preset = _model_of(args)
-    if (preset is None) != (args.seq is None):
-        raise CascadeError("--model (or --model-config) and --seq go together")
-    if preset is not None:
-        seq = _seq(args.seq)
+    workload = _model_and_seq(args)
+    if workload is not None:
+        preset, seq = workload
         sizes = {"P": seq, "M": seq, "E": preset.head_dim, "F": preset.head_dim, "T": seq,
                  "K": preset.model_dim, "N": preset.ffn_dim, "D": preset.model_dim,
                  "H": preset.heads, "FF": preset.ffn_dim}
