@@ -35,7 +35,7 @@ from einsum import Cascade, load, passes, to_text, validate
 from mapper._arch import Architecture
 from mapper._search import search
 from mapper._store import ResultStore
-from mapper._sweep import Point, SweepSpec
+from mapper._sweep import Point, SweepSpec, design_architecture
 from sim._cost import MappingError
 from sim._resources import design_resources
 
@@ -83,18 +83,9 @@ def _cascade(algorithm: str) -> Cascade:
 
 
 @lru_cache(maxsize=4096)
-def _architecture_json(point_arch: tuple[Any, ...]) -> str:
-    preset, array, buffer_mib, bandwidth, clock, device = point_arch
-    from mapper._sweep import build_architecture
-
-    arch = build_architecture(preset, array=array, buffer_mib=buffer_mib,
-                              bandwidth_gib_s=bandwidth, clock_mhz=clock, device=device)
-    return json.dumps(dataclasses.asdict(arch), sort_keys=True, default=str)
-
-
-def _arch_fields(point: Point) -> tuple[Any, ...]:
-    return (point.preset, point.array, point.buffer_mib, point.bandwidth_gib_s,
-            point.clock_mhz, point.device)
+def _architecture_json(design: tuple[Any, ...]) -> str:
+    return json.dumps(dataclasses.asdict(design_architecture(design)), sort_keys=True,
+                      default=str)
 
 
 def point_key(point: Point, cascade: Cascade, code: str) -> str:
@@ -102,7 +93,7 @@ def point_key(point: Point, cascade: Cascade, code: str) -> str:
     m = point.model
     identity = {
         "cascade": [point.algorithm, to_text(cascade)],
-        "architecture": [point.preset, _architecture_json(_arch_fields(point))],
+        "architecture": [point.preset, _architecture_json(point.design)],
         "model": [m.name, m.heads, m.kv_heads, m.head_dim, m.model_dim, m.ffn_dim, m.layers],
         "seq": point.seq, "batch": point.batch, "objective": point.objective, "code": code,
     }

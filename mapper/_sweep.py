@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -110,10 +111,23 @@ class Point:
     batch: int
     objective: str
 
+    @property
+    def design(self) -> tuple[Any, ...]:
+        """The architecture's identity: preset, array, buffer, bandwidth, clock, device."""
+        return (self.preset, self.array, self.buffer_mib, self.bandwidth_gib_s,
+                self.clock_mhz, self.device)
+
     def architecture(self) -> Architecture:
-        return build_architecture(self.preset, array=self.array, buffer_mib=self.buffer_mib,
-                                  bandwidth_gib_s=self.bandwidth_gib_s,
-                                  clock_mhz=self.clock_mhz, device=self.device)
+        return design_architecture(self.design)
+
+
+@lru_cache(maxsize=4096)
+def design_architecture(design: tuple[Any, ...]) -> Architecture:
+    """The architecture of a :attr:`Point.design` (built once per process; sweeps share
+    designs across thousands of points)."""
+    preset, array, buffer_mib, bandwidth, clock, device = design
+    return build_architecture(preset, array=array, buffer_mib=buffer_mib,
+                              bandwidth_gib_s=bandwidth, clock_mhz=clock, device=device)
 
 
 def build_architecture(preset: str, *, device: str | None = None, **changes: Any
