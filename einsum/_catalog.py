@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from ._analysis import analyze, passes
+from ._ir import Cascade
 from ._loader import library_names, load
 from ._references import REFERENCES
 from ._validate import validate
@@ -21,61 +22,51 @@ __all__ = ["catalog", "catalog_row", "library_document", "markdown_table"]
 TABLE_SEQUENCE = 4096
 
 
-def _ranks(name: str) -> set[str]:
-    return set(validate(load(name)).all_ranks())
-
-
-def _base(name: str) -> tuple[dict[str, int], tuple[str, ...]]:
+def _base(cascade: Cascade) -> tuple[dict[str, int], tuple[str, ...]]:
     """Small sizes to measure growth at, and the ranks that grow with the sequence."""
-    reference = REFERENCES.get(name)
-    ranks = _ranks(name)
+    reference = REFERENCES.get(cascade.name)
+    ranks = set(validate(cascade).all_ranks())
     if reference is None:
         base = {"E": 8, "F": 8}
         sequence: tuple[str, ...] = ("M", "P")
     else:
-        base = {k: v for k, v in reference.shapes[0].items()}
+        base = dict(reference.shapes[0])
         sequence = reference.sequence
     return {k: v for k, v in base.items() if k in ranks}, tuple(r for r in sequence
                                                                if r in ranks)
 
 
-def _total_ops(name: str, sizes: dict[str, int]) -> int:
-    return sum(analyze(load(name), sizes).ops.values())
-
-
-def growth(name: str) -> tuple[float, str]:
-    """The exponent k of ops ~ L^k between sequence lengths 256 and 512, and its class."""
-    base, sequence = _base(name)
+def growth(cascade: Cascade) -> tuple[float, str]:
+    """The exponent k of ops ~ L^k between sequence lengths 256 and 512, and its class.
+    Ranks other than M, P and N that grow (frames, rows) take L / 16."""
+    base, sequence = _base(cascade)
     counts = []
     for length in (256, 512):
         sizes = dict(base)
         for r in sequence:
-            sizes[r] = length if len(sequence) <= 3 and r in ("M", "P", "N") else \
-                length // 16
-        counts.append(_total_ops(name, sizes))
+            sizes[r] = length if r in ("M", "P", "N") else length // 16
+        counts.append(sum(analyze(cascade, sizes).ops.values()))
     exponent = math.log2(counts[1] / counts[0])
     label = "O(M)" if exponent < 1.12 else "O(M log M)" if exponent < 1.6 else \
         "O(M^2)" if exponent < 2.2 else f"O(M^{exponent:.1f})"
     return exponent, label
 
 
-def table_shape(name: str) -> dict[str, int]:
-    reference = REFERENCES.get(name)
+def table_shape(cascade: Cascade) -> dict[str, int]:
+    reference = REFERENCES.get(cascade.name)
     if reference is not None and reference.table is not None:
         return dict(reference.table)
-    base, sequence = _base(name)
-    sizes = {**base, "E": 64, "F": 64}
-    for r in sequence:
-        sizes[r] = TABLE_SEQUENCE
-    ranks = _ranks(name)
+    base, sequence = _base(cascade)
+    sizes = {**base, "E": 64, "F": 64, **dict.fromkeys(sequence, TABLE_SEQUENCE)}
+    ranks = set(validate(cascade).all_ranks())
     return {k: v for k, v in sizes.items() if k in ranks}
 
 
 def catalog_row(name: str) -> dict[str, Any]:
     cascade = load(name)
-    shape = table_shape(name)
+    shape = table_shape(cascade)
     result = analyze(cascade, shape)
-    exponent, label = growth(name)
+    exponent, label = growth(cascade)
     return {"name": name, "title": cascade.title, "source": cascade.source,
             "passes": passes(cascade), "growth": label, "growth_exponent": round(exponent, 3),
             "shape": shape, "ops": {k: v for k, v in result.ops.items() if v},
