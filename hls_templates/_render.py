@@ -27,6 +27,7 @@ from sim._attention import AttentionNumerics
 from sim._resources import design_resources
 
 from ._kernels import Kernel, build_kernel
+from ._units import words
 
 __all__ = ["HlsError", "emit_hls", "write_vectors"]
 
@@ -84,10 +85,8 @@ def write_vectors(kernel: Kernel, folder: Path) -> None:
     for case, values in kernel.cases.items():
         (folder / case).mkdir(parents=True)
         for port in kernel.ports:
-            width = port.type.width
-            raw = values[port.name].cast(port.type).raw.reshape(-1)
             (folder / case / f"{port.name}.txt").write_text(
-                "".join(f"{int(v) % (1 << width)}\n" for v in raw))
+                "".join(f"{w}\n" for w in words(values[port.name], port.type)))
 
 
 def _files(kernel: Kernel, arch: Architecture, project: str) -> dict[str, str]:
@@ -95,9 +94,8 @@ def _files(kernel: Kernel, arch: Architecture, project: str) -> dict[str, str]:
     assert arch.device is not None
     period = 1000.0 / arch.clock_mhz
     ports = [{"name": p.name, "input": p.input, "size": p.size, "type": _type_name(kernel, p.type),
-              "type_name": _type_name(kernel, p.type), "bundle": _bundle(p.name)}
-             for p in kernel.ports]
-    source = f"{kernel.template[:-3]}"
+              "bundle": _bundle(p.name)} for p in kernel.ports]
+    source = kernel.template[:-3]
     context: dict[str, Any] = {
         "project": project, "guard": project.upper(), "title": kernel.title,
         "version": _version(), "source": f"hls_templates/hls/src/{kernel.template}",

@@ -28,6 +28,8 @@ from sim._gelu import GeluUnit
 from sim._reciprocal import ReciprocalUnit
 from sim._softmax import OnlineSoftmax, softmax_config
 
+from ._units import words
+
 __all__ = ["RTL_UNITS", "STREAMING_EINSUMS", "RtlError", "RtlUnit", "emit_rtl", "rtl_unit",
            "unit_vectors"]
 
@@ -51,11 +53,6 @@ def _environment() -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), trim_blocks=True,
                               lstrip_blocks=True, keep_trailing_newline=True,
                               undefined=jinja2.StrictUndefined, autoescape=False)
-
-
-def _raw(values: Fixed) -> list[int]:
-    assert values.type is not None
-    return [int(v) % (1 << values.type.width) for v in values.raw]
 
 
 def _int_param(params: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
@@ -97,10 +94,10 @@ def exp_verilog(unit: ExpUnit, *, name: str = "exp_unit", side_w: int = 0) -> st
                f"power_shifted[{out_w - 1}:0]")
     context = {
         "name": name, "side_w": side_w, "entries": len(unit.table),
-        "table_bits": unit.table_bits, "table": _raw(unit.table), "in_t": in_t.c_type(),
+        "table_bits": unit.table_bits, "table": words(unit.table), "in_t": in_t.c_type(),
         "out_t": out_t.c_type(), "table_t": table_t.c_type(), "in_w": in_t.width,
         "in_f": in_t.fraction, "out_w": out_w, "table_w": table_w, "n_w": in_t.integer + 1,
-        "weight_w": in_t.fraction - unit.table_bits, "log2e": _raw(log2e)[0],
+        "weight_w": in_t.fraction - unit.table_bits, "log2e": words(log2e)[0],
         "log2e_f": log2e_type.fraction, "product_w": in_t.width + 1 + log2e_type.width,
         "shifted": shifted,
     }
@@ -138,7 +135,7 @@ def reciprocal_verilog(unit: ReciprocalUnit, *, name: str = "reciprocal_unit",
     top_w = in_t.width.bit_length()
     context = {
         "name": name, "side_w": side_w, "entries": len(unit.table),
-        "table_bits": unit.table_bits, "table": _raw(unit.table), "in_t": in_t.c_type(),
+        "table_bits": unit.table_bits, "table": words(unit.table), "in_t": in_t.c_type(),
         "out_t": out_t.c_type(), "table_t": table_t.c_type(), "in_w": in_t.width,
         "in_f": in_t.fraction, "out_w": out_t.width, "out_max": out_t.max_raw,
         "table_w": table_t.width, "top_w": top_w, "power_w": top_w + 2,
@@ -174,7 +171,7 @@ def _gelu(params: dict[str, Any]) -> RtlUnit:
     io, table_t = unit.io_type, unit.table_type
     context = {
         "name": "gelu_unit", "entries": unit.entries, "step_bits": unit.step_bits,
-        "table": _raw(unit.table), "io_t": io.c_type(), "table_t": table_t.c_type(),
+        "table": words(unit.table), "io_t": io.c_type(), "table_t": table_t.c_type(),
         "io_w": io.width, "table_w": table_t.width,
         "index_w": (unit.entries - 1).bit_length() + 1,
         "weight_w": io.fraction - unit.step_bits,
@@ -217,7 +214,7 @@ def _softmax(params: dict[str, Any]) -> RtlUnit:
         "diff_w": score.width + 1, "weight_w": weight.width, "weight_f": weight.fraction,
         "sum_w": total.width, "product_w": total.width + weight.width,
         "sum_one": 1 << total.fraction, "weight_as_sum": weight_as_sum,
-        "recip_w": unit.reciprocal.out_type.width, "initial_bias": _raw(initial)[0],
+        "recip_w": unit.reciprocal.out_type.width, "initial_bias": words(initial)[0],
     }
     files = {
         "softmax_unit.v": _environment().get_template("softmax_unit.v.j2").render(context),
@@ -236,16 +233,16 @@ def softmax_vectors(params: dict[str, Any], rows: list[np.ndarray]
     """Score words, last flags, and per row the expected (bias, 1/sum) words."""
     unit = softmax_unit(params)
     t = unit.score_type
-    words: list[int] = []
+    stream: list[int] = []
     last: list[int] = []
     expected: list[tuple[int, int]] = []
     for row in rows:
         scores = Fixed.from_float(row[None, :], t)
         recip, bias = unit.statistics(scores)
-        words += _words(Fixed(scores.raw.reshape(-1), t.fraction, t), t)
+        stream += words(scores)
         last += [0] * (len(row) - 1) + [1]
-        expected.append((_words(bias, t)[0], _words(recip, unit.reciprocal.out_type)[0]))
-    return words, last, expected
+        expected.append((words(bias, t)[0], words(recip, unit.reciprocal.out_type)[0]))
+    return stream, last, expected
 
 
 # ----- the 2D systolic array and the 1D vector array
@@ -402,16 +399,10 @@ def engine_vectors(params: dict[str, Any], case: str, seed: int
         k = np.repeat(rng.normal(size=(1, e)), m, axis=0)
     fq, fk, fv = (Fixed.from_float(x, n.io) for x in (q, k, v))
     av = TiledAttention(tile=z["m0"], numerics=n)(fq, fk, fv)
-    words = [w for x in (fq, fk, fv) for w in _words(Fixed(x.raw.reshape(-1), n.io.fraction,
-                                                           n.io), n.io)]
-    return words, _words(Fixed(av.raw.reshape(-1), n.io.fraction, n.io), n.io)
+    return [w for x in (fq, fk, fv) for w in words(x)], words(av, n.io)
 
 
 # ----- test vectors from the golden models (the same at every level)
-
-
-def _words(values: Fixed, t: FixedType) -> list[int]:
-    return [int(v) % (1 << t.width) for v in values.cast(t).raw]
 
 
 def unit_vectors(kind: str, params: dict[str, Any], count: int, seed: int
@@ -424,7 +415,7 @@ def unit_vectors(kind: str, params: dict[str, Any], count: int, seed: int
         edges = [0.0, -t.lsb, t.lsb, 1.0, t.min_raw * t.lsb, t.max_raw * t.lsb, -0.5, -20.0]
         x = Fixed.from_float(np.concatenate([edges, -rng.exponential(4, count - len(edges))]),
                              t)
-        return _words(x, t), _words(exp(x), exp.out_type)
+        return words(x, t), words(exp(x), exp.out_type)
     if kind == "reciprocal":
         recip = reciprocal_unit(params)
         t = recip.in_type
@@ -433,14 +424,14 @@ def unit_vectors(kind: str, params: dict[str, Any], count: int, seed: int
                                                            np.log(t.max_raw * t.lsb),
                                                            count - len(edges)))])
         x = Fixed.from_float(np.minimum(values, t.max_raw * t.lsb), t)
-        return _words(x, t), _words(recip(x), recip.out_type)
+        return words(x, t), words(recip(x), recip.out_type)
     if kind == "gelu":
         gelu = gelu_unit(params)
         t = gelu.io_type
         edges = [0.0, t.min_raw * t.lsb, t.max_raw * t.lsb, -gelu.limit, gelu.limit,
                  -gelu.limit + t.lsb, gelu.limit - t.lsb, -t.lsb, t.lsb]
         x = Fixed.from_float(np.concatenate([edges, rng.normal(0, 3, count - len(edges))]), t)
-        return _words(x, t), _words(gelu(x), t)
+        return words(x, t), words(gelu(x), t)
     raise RtlError(f"no streaming vectors for {kind!r}")
 
 

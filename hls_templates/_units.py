@@ -13,7 +13,15 @@ from sim._layernorm import LayerNormUnit
 from sim._reciprocal import ReciprocalUnit
 
 __all__ = ["c_literal", "exact_sum", "exp_context", "gelu_context", "layernorm_context",
-           "reciprocal_context", "table"]
+           "reciprocal_context", "table", "words"]
+
+
+def words(values: Fixed, t: FixedType | None = None) -> list[int]:
+    """``values`` assigned to ``t`` (default: their own type) as two's-complement words of
+    its width, flattened: how vectors and tables reach C++ testbenches and Verilog."""
+    t = t or values.type
+    assert t is not None
+    return [int(v) % (1 << t.width) for v in values.cast(t).raw.reshape(-1)]
 
 
 def c_literal(value: float) -> str:
