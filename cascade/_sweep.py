@@ -28,6 +28,7 @@ from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -180,18 +181,17 @@ def _local(workers: int) -> Callable[[_Chunks, dict[str, Cascade], str], _Rows]:
             return
         pool = ProcessPoolExecutor(workers, initializer=_ignore_interrupts)
         try:
-            pending: set[Future[list[dict[str, Any]]]] = set()
             queue = iter(chunks)
-            for chunk in queue:  # keep a few tasks per worker in flight, not all of them
-                pending.add(pool.submit(evaluate_points, chunk, cascades, code))
-                if len(pending) >= 4 * workers:
-                    break
+
+            def submit(count: int) -> set[Future[list[dict[str, Any]]]]:
+                return {pool.submit(evaluate_points, chunk, cascades, code)
+                        for chunk in islice(queue, count)}
+
+            pending = submit(4 * workers)  # a few tasks per worker in flight, not all of them
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    for chunk in queue:
-                        pending.add(pool.submit(evaluate_points, chunk, cascades, code))
-                        break
+                    pending |= submit(1)
                     yield future.result()
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
