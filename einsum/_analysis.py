@@ -204,14 +204,36 @@ class Analysis:
         }
 
 
+def _accumulators(cascade: Cascade, layout: Layout, stream: frozenset[str]) -> list[str]:
+    """Einsums that reduce over a walked stream rank into a tensor without one.
+
+    Such a sum (linear attention's ``KV[e,f]``, a pass's ``SD[p]``) takes a contribution
+    from every step of the stream and is read only once the stream has ended, so it stays
+    on chip the whole time, like a recurrence's state. A reduction over a tile rank (m0)
+    or one whose output keeps a walked rank (``LM[m1,p]``) is finished within its step.
+    """
+    return [e.name for e in cascade.einsums
+            if {rank_of(v) for v in e.reduced_ranks} & stream
+            and not set(layout.ranks[e.name]) & stream]
+
+
 def _live_state(cascade: Cascade, layout: Layout, levels: dict[str, int],
                 shapes: Mapping[str, int]) -> dict[str, object]:
+    """Words on chip while the stream rank goes by, and which tensors they hold.
+
+    ``carried``: recurrences over the stream (their state, without the iterative rank);
+    ``resident``: tensors without a stream rank read while streaming (Q, a global max);
+    ``buffered_between_passes``: stream-indexed tensors a later pass reads again;
+    ``accumulated``: reductions over the stream read after it (see :func:`_accumulators`).
+    A tensor in two lists (``GM[p]`` is accumulated in pass 1, resident in pass 2) counts
+    once in ``words`` and ``expr``.
+    """
     stream = layout.walked_ranks(cascade.stream)
-    carried, resident, buffered = [], [], []
     names: dict[str, list[str]] = {"carried": [], "resident": [], "buffered": []}
+    held: dict[str, tuple[str, ...]] = {}  # tensor -> the ranks it holds on chip
     for tensor, rank in layout.iterative.items():
         if rank in stream:
-            carried.append(tuple(r for r in layout.ranks[tensor] if r != rank))
+            held[tensor] = tuple(r for r in layout.ranks[tensor] if r != rank)
             names["carried"].append(tensor)
     for e in cascade.einsums:
         if not _iteration_ranks(e) & stream:
@@ -221,7 +243,7 @@ def _live_state(cascade: Cascade, layout: Layout, levels: dict[str, int],
             if ref.tensor in names["resident"] or ref.tensor in layout.iterative:
                 continue
             if not set(ranks) & stream:
-                resident.append(tuple(ranks))
+                held.setdefault(ref.tensor, tuple(ranks))
                 names["resident"].append(ref.tensor)
     for e in cascade.einsums:
         for ref in e.refs:
@@ -230,9 +252,12 @@ def _live_state(cascade: Cascade, layout: Layout, levels: dict[str, int],
             walks_stream = {rank_of(v) for v in ref.variables} & stream
             if (producer is not None and levels[e.name] > producer and walks_stream
                     and ref.tensor not in names["buffered"]):
-                buffered.append(tuple(ranks))
+                held.setdefault(ref.tensor, tuple(ranks))
                 names["buffered"].append(ref.tensor)
-    terms = carried + resident + buffered
+    accumulated = _accumulators(cascade, layout, stream)
+    for tensor in accumulated:
+        held.setdefault(tensor, layout.ranks[tensor])
+    terms = list(held.values())
     words = sum(_product(list(t), shapes) for t in terms)
     result: dict[str, object] = {
         "words": words,
@@ -240,6 +265,7 @@ def _live_state(cascade: Cascade, layout: Layout, levels: dict[str, int],
         "carried": names["carried"],
         "resident": names["resident"],
         "buffered_between_passes": names["buffered"],
+        "accumulated": accumulated,
         "grows_with_stream": any(set(t) & stream for t in terms),
     }
     if terms and all("P" in t for t in terms):

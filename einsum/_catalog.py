@@ -99,7 +99,9 @@ def library_document(rows: list[dict[str, Any]]) -> str:
              "(batch, head) at the shape given, counting only the points a where condition "
              "lets an Einsum compute; \"ops in M\" is the growth of the total op count "
              "when the sequence doubles (256 to 512); live on-chip state is what must stay "
-             "on chip while M streams by.", "", markdown_table(rows).rstrip("\n"), "",
+             "on chip while the stream rank (M unless the cascade names another) goes by: "
+             "recurrence state, operands without that rank, sums over it read after it, "
+             "and tensors buffered between passes.", "", markdown_table(rows).rstrip("\n"), "",
              "## Sources", ""]
     parts += [f"- `{r['name']}`: {r['title']}. {r['source']}." for r in rows]
     return "\n".join(parts) + "\n"

@@ -146,12 +146,64 @@ def test_one_pass_live_state_is_independent_of_m(name: str) -> None:
     assert {s["words"] for s in states} == {512 * (64 + 64 + 2)}
     assert all(s["per_query_row"] == "E + F + 2" for s in states)
     assert not any(s["grows_with_stream"] for s in states)
+    # the tile sums over m0 (LM, SLD, SLNV) end within their tile: nothing accumulates
+    assert all(s["accumulated"] == [] for s in states)
 
 
 def test_three_pass_buffers_whole_rows() -> None:
     state = analyze(load("three_pass"), {"E": 64, "F": 64, "M": 4096, "P": 256}).live_state
     assert state["buffered_between_passes"] == ["QK", "SN"]
-    assert state["words"] == 256 * (64 + 2 * 4096 + 2)
+    # Q, the buffered QK and SN rows, GM and SD, and the AV accumulator of the last pass
+    assert state["accumulated"] == ["GM", "SD", "AV"]
+    assert state["words"] == 256 * (64 + 64 + 2 * 4096 + 2) == 2_130_432
+    assert state["per_query_row"] == "E + F + 2*M + 2"
+    assert state["grows_with_stream"]
+
+
+@pytest.mark.parametrize("m", [1024, 4096, 1 << 20])
+def test_linear_attention_keeps_its_sums_on_chip(m: int) -> None:
+    """KV[e,f] and Z[e] sum over every key and are read only after the last one."""
+    state = analyze(load("linear_attention"), {"E": 64, "F": 32, "M": m, "P": 512}
+                    ).live_state
+    assert state["accumulated"] == ["KV", "Z"]
+    assert (state["words"], state["expr"]) == (64 * 32 + 64, "E*F + E") == (2112, "E*F + E")
+    assert "per_query_row" not in state  # per (batch, head), not per query
+    assert not state["grows_with_stream"]
+    # the same state as the causal form, whose running S and Z are carried instead
+    causal = analyze(load("linear_attention_causal"), {"E": 64, "F": 32, "M": m}).live_state
+    assert (causal["words"], causal["carried"]) == (2112, ["S", "Z"])
+
+
+def test_deferred_division_accumulates_numerator_and_denominator() -> None:
+    state = analyze(load("two_pass_deferred"), {"E": 64, "F": 64, "M": 4096, "P": 256}
+                    ).live_state
+    assert state["accumulated"] == ["GM", "SD", "SNV"]
+    assert state["resident"] == ["Q", "GM"]  # GM counts once
+    assert state["words"] == 256 * (64 + 64 + 4096 + 2) == 1_081_856
+
+
+def test_a_sum_over_the_tiles_accumulates_per_tile_position() -> None:
+    text = """
+        M -> M1, M0
+        BX[m1,m0,p] = X[m1*M0+m0,p]
+        Y[m0,p] = BX[m1,m0,p] reduce + over m1
+        """
+    state = analyze(parse_text(text, name="tiles"), {"M": 64, "M0": 8, "P": 3}).live_state
+    assert state["accumulated"] == ["Y"]
+    assert (state["expr"], state["words"]) == ("M0*P", 24)
+
+
+def test_a_named_stream_rank_is_the_one_analysed() -> None:
+    """neighborhood_2d streams key rows MY: its global max GM ends a pass and its sums
+    accumulate per query pixel."""
+    c = load("neighborhood_2d")
+    assert c.stream == "MY"
+    a = analyze(c, {"E": 4, "F": 3, "PY": 5, "PX": 6, "MY": 5, "MX": 6, "W": 1, "D": 1})
+    assert (a.passes, a.boundaries) == (2, ("SN waits for GM",))
+    state = a.live_state
+    assert state["accumulated"] == ["GM", "SD", "SNV"]
+    assert state["expr"] == "MY*MX*PY*PX + E*PY*PX + F*PY*PX + 2*PY*PX"
+    assert state["words"] == 900 + 120 + 90 + 60 == 1170
     assert state["grows_with_stream"]
 
 

@@ -10,7 +10,8 @@ import json
 import pytest
 
 from cascade._cli import main
-from einsum import analyze, load
+from einsum import analyze, library_names, load, validate
+from einsum._catalog import table_shape
 from einsum._check import TOLERANCE, check_cascade
 from einsum._references import REFERENCES
 
@@ -106,7 +107,8 @@ def test_list_shows_passes_and_growth(capsys: pytest.CaptureFixture[str]) -> Non
     lines = {line.split()[0]: line.split()[1:4] for line in capsys.readouterr().out.splitlines()}
     assert lines["sliding_window"] == ["1", "pass", "O(M)"]
     assert lines["three_pass"] == ["3", "passes", "O(M^2)"]
-    assert lines["radial"][:3] == ["1", "pass", "O(M"]  # O(M log M)
+    # radial streams key frames TK; its global max GM ends a pass, as in block_sparse
+    assert lines["radial"][:3] == ["2", "passes", "O(M"]  # O(M log M)
 
 
 def test_masked_cascades_cost_less_on_an_array() -> None:
@@ -122,3 +124,54 @@ def test_masked_cascades_cost_less_on_an_array() -> None:
     assert 0.45 < causal.cycles / dense.cycles < 0.55
     assert 0.45 < causal.energy_j / dense.energy_j < 0.6
     assert window.cycles < causal.cycles / 4
+
+
+# The tensor that holds the keys: the cache C for MLA with absorbed weights (it never
+# materialises K); K, input or computed, everywhere else.
+KEYS = {"mla_absorbed": "C"}
+
+
+@pytest.mark.parametrize("name", library_names())
+def test_every_stream_rank_indexes_the_keys(name: str) -> None:
+    """No algorithm streams a rank its keys lack (the default M, silently)."""
+    cascade = load(name)
+    layout = validate(cascade)
+    keys = layout.ranks[KEYS.get(name, "K")]
+    assert cascade.stream in layout.all_ranks()
+    assert layout.stream_ranks(cascade.stream) & set(keys), (cascade.stream, keys)
+
+
+_ONE_PASS = "E*P + F*P + 2*P"  # Q, the running numerator, max and denominator per query
+_TWO_PASS = "E*P + F*P + M*P + 2*P"  # and a row of scores buffered for the second pass
+LIVE_STATE = {
+    "aaren": _ONE_PASS, "causal": _ONE_PASS, "causal_fusemax": _ONE_PASS,
+    "decode": _ONE_PASS, "fusemax": _ONE_PASS, "one_pass": _ONE_PASS, "sinks": _ONE_PASS,
+    "sliding_window": _ONE_PASS,
+    "duo_attention": "E*P*H + F*P*H + 2*P*H",
+    "s2_attention": "E*P*H + F*P*H + 2*P*H",
+    "gqa": "E*P*R*G + F*P*R*G + 2*P*R*G",
+    "mla": "E*P + F*P + L*E + L*F + 2*P",          # and the up-projections WK, WV
+    "mla_absorbed": "2*L*P + 2*P",                 # the query and numerator in latent space
+    "block_sparse": _TWO_PASS, "medusa_tree": _TWO_PASS, "two_pass_deferred": _TWO_PASS,
+    "two_pass_online": _TWO_PASS,
+    "three_pass": "E*P + F*P + 2*M*P + 2*P",      # QK and SN rows, for passes 2 and 3
+    "split_k": "W*F*P + E*P + F*P + 2*W*P + 2*P",  # every worker's partials
+    "agent_attention": "E*N + F*N + M*N + 2*N",    # the agents play the queries
+    "neighborhood_2d": "MY*MX*PY*PX + E*PY*PX + F*PY*PX + 2*PY*PX",
+    "radial": "SK*TK*SQ*TQ + E*SQ*TQ + F*SQ*TQ + 2*SQ*TQ",
+    "linear_attention": "E*F + E",                 # the sums KV and Z, per (batch, head)
+    "linear_attention_causal": "E*F + E",
+    # S and Z; the queries and their intra- and inter-block numerators and denominators
+    "lightning_attention2": "E*F + E*N + 2*F*N + E + 2*N",
+}
+
+
+@pytest.mark.parametrize("name", library_names())
+def test_live_state_of_every_algorithm(name: str) -> None:
+    cascade = load(name)
+    result = analyze(cascade, table_shape(cascade))
+    state = result.live_state
+    assert state["expr"] == LIVE_STATE[name]
+    assert state["words"] > 0
+    # buffering between passes is what makes the state grow with the stream
+    assert state["grows_with_stream"] == (result.passes > 1)
