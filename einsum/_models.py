@@ -10,11 +10,22 @@ Mistral-7B, ViT-B/16, batch 1) or given by path with :func:`model_from_config`.
 >>> llama = model("llama-3-8b")
 >>> (llama.heads, llama.kv_heads, llama.head_dim, llama.layers)
 (32, 8, 128, 32)
+
+A cascade may carry heads in its own ranks: ``H`` (every head), ``G`` (K/V heads) and ``R``
+(query heads per K/V head). :meth:`Model.workload` sizes them from the model and counts
+only the heads they leave out as independent instances:
+
+>>> from einsum import load
+>>> llama.workload(load("gqa"), 1024)
+({'E': 128, 'F': 128, 'M': 1024, 'P': 1024, 'G': 8, 'R': 4}, 1)
+>>> llama.workload(load("one_pass"), 1024)
+({'E': 128, 'F': 128, 'M': 1024, 'P': 1024}, 32)
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -24,10 +35,15 @@ from typing import Any
 import yaml
 
 from ._errors import CascadeError, read_text
+from ._ir import Cascade
+from ._validate import validate
 
 __all__ = ["Model", "model", "model_from_config", "model_names"]
 
 _PRESETS = "einsum/presets/models.yaml"
+
+HEAD_RANKS = ("H", "G", "R")
+"""Rank names that index attention heads in a cascade (see :meth:`Model.workload`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,8 +78,40 @@ class Model:
                                f"{self.kv_heads} K/V heads evenly", file=self.source)
 
     def shapes(self, seq: int) -> dict[str, int]:
-        """Rank sizes of self-attention over ``seq`` tokens (M = P = seq)."""
+        """Rank sizes of self-attention over ``seq`` tokens (M = P = seq), for one head."""
         return {"E": self.head_dim, "F": self.head_dim, "M": seq, "P": seq}
+
+    def workload(self, cascade: Cascade, seq: int) -> tuple[dict[str, int], int]:
+        """Shapes of ``cascade`` over ``seq`` tokens of this model, and the number of
+        independent instances of it (batch x heads, less the heads its ranks carry).
+
+        Only the ranks the cascade uses are sized. Head ranks (:data:`HEAD_RANKS`, when a
+        tensor is indexed by them; a where condition's size of the same name is not one)
+        take the model's head layout, and the heads they carry are not counted again in
+        the instances: GQA on Llama-3-8B is G = 8, R = 4 and one instance per sequence.
+
+        >>> from einsum import load
+        >>> shapes, instances = model("llama-3-8b").workload(load("s2_attention"), 512)
+        >>> shapes["H"], instances
+        (32, 1)
+        """
+        layout = validate(cascade)
+        used = set(layout.all_ranks())
+        indexed = {r for ranks in layout.ranks.values() for r in ranks}
+        shapes = {r: v for r, v in self.shapes(seq).items() if r in used}
+        # H: every head; G: the K/V heads; R: the query heads that share one K/V head.
+        sizes = zip(HEAD_RANKS, (self.heads, self.kv_heads, self.heads // self.kv_heads),
+                    strict=True)
+        heads = {r: v for r, v in sizes if r in indexed}
+        carried = math.prod(heads.values())
+        if self.heads % carried:
+            named = " x ".join(f"{r}={v}" for r, v in heads.items())
+            raise CascadeError(
+                f"{cascade.name}: its head ranks {named} carry {carried} heads, which "
+                f"do not divide the {self.heads} heads of model {self.name}",
+                file=cascade.file)
+        shapes.update(heads)
+        return shapes, self.batch * (self.heads // carried)
 
 
 # config.json keys per field, first found wins (GPT-2 style names after the common ones).

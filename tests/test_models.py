@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cascade._cli import main
-from einsum import CascadeError, model
+from einsum import Analysis, CascadeError, analyze, load, model, parse_text
 from einsum._models import model_from_config
 
 
@@ -79,3 +79,55 @@ def test_cli_model_config(capsys: pytest.CaptureFixture[str]) -> None:
                  "--seq", "8"]) == 2
     assert capsys.readouterr().err == ("cascade: error: give --model or --model-config, "
                                        "not both\n")
+
+
+def test_gqa_takes_its_head_layout_from_the_model() -> None:
+    """G = kv_heads and R = heads / kv_heads come from Llama-3-8B; no head is counted twice:
+    the same QK work as multi-head attention, with a quarter of the K and V words."""
+    llama = model("llama-3-8b")
+    shapes, instances = llama.workload(load("gqa"), 4096)
+    assert (shapes, instances) == ({"E": 128, "F": 128, "M": 4096, "P": 4096, "G": 8, "R": 4},
+                                   1)
+    mha_shapes, mha_instances = llama.workload(load("one_pass"), 4096)
+    assert (mha_shapes, mha_instances) == ({"E": 128, "F": 128, "M": 4096, "P": 4096}, 32)
+    assert mha_instances == llama.batch * llama.heads
+    gqa, mha = analyze(load("gqa"), shapes), analyze(load("one_pass"), mha_shapes)
+
+    def qk_macs(a: Analysis, n: int) -> int:
+        return next(c.ops["mac"] for c in a.einsums if c.name == "QK") * n
+
+    assert qk_macs(gqa, instances) == qk_macs(mha, mha_instances) == 4096 * 4096 * 128 * 32
+    assert qk_macs(gqa, instances) == 68_719_476_736
+    for tensor in ("K", "V"):
+        grouped = gqa.footprints[tensor]["words"] * instances
+        full = mha.footprints[tensor]["words"] * mha_instances
+        assert (grouped, full) == (4_194_304, 16_777_216)  # 1/R of multi-head attention
+    assert gqa.ops == {k: v * 32 for k, v in mha.ops.items()}  # all work, not only QK
+
+
+@pytest.mark.parametrize(("name", "preset", "heads", "instances"), [
+    ("gqa", "bert", {"G": 12, "R": 1}, 64),                # multi-head: one query per group
+    ("s2_attention", "llama-3-8b", {"H": 32}, 1),           # H carries every head
+    ("duo_attention", "bert", {"H": 12}, 64),               # its R is a where size, no rank
+    ("mla", "llama-3-8b", {}, 32),                          # no head rank
+    ("one_pass", "bert", {}, 64 * 12),
+])
+def test_workload_head_ranks(name: str, preset: str, heads: dict[str, int],
+                             instances: int) -> None:
+    shapes, n = model(preset).workload(load(name), 256)
+    assert {r: v for r, v in shapes.items() if r in "HGR"} == heads
+    assert n == instances
+
+
+def test_workload_keeps_only_the_ranks_a_cascade_uses() -> None:
+    shapes, n = model("bert").workload(load("linear_attention_causal"), 128)
+    assert (shapes, n) == ({"E": 64, "F": 64, "M": 128}, 768)
+    assert model("bert").shapes(128) == {"E": 64, "F": 64, "M": 128, "P": 128}
+
+
+def test_workload_refuses_head_ranks_that_do_not_divide_the_heads() -> None:
+    cascade = parse_text("QK[m,p,h,g] = Q[e,p,h,g] * K[e,m,g]", name="mixed")
+    with pytest.raises(CascadeError) as caught:
+        model("llama-3-8b").workload(cascade, 64)
+    assert str(caught.value) == ("mixed: its head ranks H=32 x G=8 carry 256 heads, which "
+                                 "do not divide the 32 heads of model llama-3-8b")
