@@ -12,7 +12,7 @@ from pathlib import Path
 
 from _report import emit
 
-from cascade._reproduce import reproduce_fusemax, run_fusemax_study
+from cascade import reproduce_fusemax, run_fusemax_study
 
 
 def main() -> None:

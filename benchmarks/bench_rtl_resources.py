@@ -16,10 +16,8 @@ from typing import Any
 
 from _report import emit
 
-from hls_templates._rtl import emit_rtl
-from hls_templates._synth import synthesize
-from mapper import Unit, architecture
-from sim._resources import table_luts, unit_resources
+from hls_templates import emit_rtl, synthesize
+from sim import Unit, architecture, table_luts, unit_resources
 
 # zcu102 unit -> (RTL unit, calibration parameters, held-out parameters, PEs of each)
 CASES: dict[str, tuple[str, dict[str, Any], list[dict[str, Any]]]] = {

@@ -13,9 +13,8 @@ import time
 from _report import emit
 
 from einsum import load, model, parse_text
-from mapper import architecture
-from mapper._search import search
-from mapper._space import einsum_space
+from mapper import einsum_space, search
+from sim import architecture
 
 
 def _rate(run, repeat: int) -> tuple[int, float]:  # type: ignore[no-untyped-def]

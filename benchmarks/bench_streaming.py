@@ -15,8 +15,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 from _report import emit
 
-from einsum import execute, load
-from einsum._stream import execute_streaming
+from einsum import execute, execute_streaming, load
 
 P, E, F, CHUNK, TILE = 4, 16, 16, 4096, 256
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from _report import emit
 
-from cascade._sweep import default_workers, run_sweep
-from mapper._sweep import load_sweep
+from cascade import default_workers, run_sweep
+from mapper import load_sweep
 
 SPEC = Path(__file__).with_name("sweep_10k.yaml")
 

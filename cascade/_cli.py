@@ -13,23 +13,39 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from einsum import Cascade, CascadeError, load
-from einsum._analysis import Analysis, analyze
-from einsum._catalog import catalog, library_document
-from einsum._check import TOLERANCE, check_cascade
-from einsum._loader import check_shape
-from einsum._models import Model, model, model_from_config, model_names
-from einsum._shapes import parse_shape_text
-from einsum._validate import validate
-from hls_templates._kernels import KERNELS
-from hls_templates._rtl import RTL_UNITS
-from mapper import Architecture, architecture, architecture_names
-from mapper._network import network, network_names
-from mapper._search import OBJECTIVES, search
-from mapper._sweep import load_sweep
-from sim._network import dse, map_network
-from sim._resources import design_resources
+from einsum import (
+    TOLERANCE,
+    Analysis,
+    Cascade,
+    CascadeError,
+    Model,
+    analyze,
+    catalog,
+    check_cascade,
+    check_shape,
+    library_document,
+    load,
+    model,
+    model_from_config,
+    model_names,
+    parse_shape_text,
+)
+from hls_templates import (
+    KERNELS,
+    RTL_UNITS,
+    csim,
+    emit_hls,
+    emit_rtl,
+    load_numerics,
+    synthesize,
+    verify_rtl,
+)
+from mapper import OBJECTIVES, dse, load_sweep, map_network, network, network_names, search
+from sim import Architecture, Report, architecture, architecture_names, design_resources
 
+from ._numerics import numerics_study, plot
+from ._report import write_report
+from ._reproduce import reproduce_fusemax
 from ._sweep import default_workers, run_sweep
 
 __all__ = ["main"]
@@ -197,9 +213,10 @@ def _workload(args: argparse.Namespace, cascade: Cascade
     batch = heads = 1
     if workload is not None:
         preset, seq = workload
-        used = set(validate(cascade).all_ranks())
-        shapes = {r: v for r, v in preset.shapes(seq).items() if r in used}
-        batch, heads = preset.batch, preset.heads
+        # Head ranks a cascade carries itself (GQA's G and R) are sized from the model and
+        # not multiplied again.
+        shapes, instances = preset.workload(cascade, seq)
+        batch, heads = preset.batch, instances // preset.batch
     if args.shape is not None:
         shapes.update(parse_shape_text(args.shape))
     if not shapes:
@@ -235,7 +252,6 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "list":
         return _list(args)
     if args.command == "reproduce":
-        from ._reproduce import reproduce_fusemax
 
         summary = reproduce_fusemax(Path(args.out), force=args.force)
         if args.json:
@@ -323,9 +339,10 @@ def _map(args: argparse.Namespace, cascade: Cascade) -> int:
           f"{energy}, {report.dram_bytes:,} B from DRAM, {size}")
     print(f"searched {found.evaluated:,} mappings ({found.pruned:,} spatial bindings pruned) "
           f"in {found.seconds:.2f} s, objective {args.objective}")
-    loops = " -> ".join(found.mapping.dram_loops) or "(none: everything on chip)"
+    loops = " -> ".join(found.mapping.dram_loops) or "(none)"
     print(f"DRAM loops {loops}; tiles {report.tiles or '-'}; "
           f"buffer {report.buffer_bytes:,} of {report.buffer_capacity_bytes:,} B")
+    _print_tensors(report)
     print()
     print(f"{'einsum':<8} {'unit':<9} {'spatial':<10} {'cycles/head':>14}")
     for e in report.einsums:
@@ -340,6 +357,18 @@ def _map(args: argparse.Namespace, cascade: Cascade) -> int:
     for c in found.runners_up:
         print(f"runner-up: {c.cycles:,} cycles, {c.energy_j:.6g} J")
     return 0
+
+
+def _print_tensors(report: Report) -> None:
+    """Where each tensor lives: bytes held in the buffer, bytes moved to and from DRAM and
+    the part of it that spills (nothing is hidden behind a one-line summary)."""
+    names = list(dict.fromkeys([*report.buffer_bytes_by_tensor, *report.dram_bytes_by_tensor]))
+    print(f"{'tensor':<8} {'buffer B':>14} {'DRAM B':>18}  spilled")
+    for t in names:
+        spilled = report.spilled.get(t, 0.0)
+        note = f"{spilled:.1%} of its tile" if spilled else "-"
+        print(f"{t:<8} {report.buffer_bytes_by_tensor.get(t, 0):>14,} "
+              f"{report.dram_bytes_by_tensor.get(t, 0):>18,}  {note}")
 
 
 def _arch_from(args: argparse.Namespace) -> Architecture:
@@ -432,7 +461,6 @@ def _kernel_sizes(args: argparse.Namespace) -> dict[str, int]:
 
 
 def _emit_hls(args: argparse.Namespace) -> int:
-    from hls_templates import emit_hls, load_numerics
 
     numerics = load_numerics(args.numerics) if args.numerics else None
     summary = emit_hls(args.kernel, _arch_from(args), _kernel_sizes(args), out=Path(args.out),
@@ -448,7 +476,6 @@ def _emit_hls(args: argparse.Namespace) -> int:
 
 
 def _csim(args: argparse.Namespace) -> int:
-    from hls_templates import csim
 
     result = csim(Path(args.project))
     if args.json:
@@ -479,12 +506,10 @@ def _rtl_params(pairs: list[str]) -> dict[str, str]:
 
 
 def _emit_rtl(args: argparse.Namespace) -> int:
-    from hls_templates._rtl import emit_rtl
 
     summary = emit_rtl(args.unit, _rtl_params(args.param), out=Path(args.out),
                        force=args.force)
     if args.synth:
-        from hls_templates._synth import synthesize
 
         summary["synthesis"] = synthesize(Path(args.out), summary["top"]).to_json()
     if args.json:
@@ -500,7 +525,6 @@ def _emit_rtl(args: argparse.Namespace) -> int:
 
 
 def _verify_rtl(args: argparse.Namespace) -> int:
-    from hls_templates._rtl import verify_rtl
 
     result = verify_rtl(Path(args.folder))
     if args.json:
@@ -512,7 +536,6 @@ def _verify_rtl(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from ._report import write_report
 
     summary = write_report(args.db, Path(args.out), sweep=args.sweep, force=args.force)
     if args.json:
@@ -535,7 +558,6 @@ def _numbers(text: str, what: str) -> tuple[int, ...]:
 
 
 def _numerics(args: argparse.Namespace) -> int:
-    from ._numerics import numerics_study, plot
 
     result = numerics_study(lengths=_numbers(args.lengths, "--lengths"),
                             widths=_numbers(args.widths, "--widths"),

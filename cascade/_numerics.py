@@ -15,12 +15,18 @@ from typing import Any
 
 import numpy as np
 
-from sim._fixed import Fixed, FixedType
-from sim._gelu import GeluUnit, gelu_erf, gelu_tanh
-from sim._hls4ml import Hls4mlSoftmax
-from sim._softmax import DEFAULT_SOFTMAX, softmax_config
+from sim import (
+    DEFAULT_SOFTMAX,
+    Fixed,
+    FixedType,
+    GeluUnit,
+    Hls4mlSoftmax,
+    gelu_erf,
+    gelu_tanh,
+    softmax_config,
+)
 
-__all__ = ["DEFAULT_SOFTMAX", "numerics_study", "softmax_config"]
+__all__ = ["numerics_study", "plot"]
 
 
 def _errors(probabilities: np.ndarray, exact: np.ndarray, v: np.ndarray) -> dict[str, float]:

@@ -16,12 +16,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from einsum import CascadeError
-from mapper._store import ResultStore
-from mapper._sweep import Constraints
-from sim._network import pareto
-
-from ._output import staged_folder, write_csv
+from einsum import CascadeError, staged_folder, write_csv
+from mapper import Constraints, ResultStore, pareto
 
 __all__ = ["write_report"]
 

@@ -15,11 +15,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from einsum import CascadeError, load, model, parse_text
-from mapper import architecture, mapping_from_dict, study
-from sim import Report, evaluate
+from einsum import CascadeError, load, model, parse_text, staged_folder, write_csv
+from mapper import evaluate_mapping, study
+from sim import Report, architecture, mapping_from_dict
 
-from ._output import staged_folder, write_csv
 from ._progress import Progress
 
 __all__ = ["published", "reproduce_fusemax", "run_fusemax_study"]
@@ -51,9 +50,9 @@ def _attention(spec: dict[str, Any], tick: Callable[[], None]) -> dict[tuple[str
         mapping = mapping_from_dict(config["mapping"])
         for name, seq in _points(spec):
             preset = model(name)
-            results[config["name"], name, seq] = evaluate(
+            results[config["name"], name, seq] = evaluate_mapping(
                 cascade, arch, mapping, preset.shapes(seq), batch=preset.batch,
-                heads=preset.heads)
+                heads=preset.heads).report
             tick()
     return results
 
@@ -70,8 +69,8 @@ def _linear(spec: dict[str, Any], arch_name: str, name: str, seq: int,
         k, n = getattr(preset, layer["k"]), getattr(preset, layer["n"])
         key = (arch_name, k, n, preset.batch * seq)
         if key not in cache:
-            cache[key] = evaluate(cascade, architecture(arch_name), mapping,
-                                  {"K": k, "N": n, "T": preset.batch * seq})
+            cache[key] = evaluate_mapping(cascade, architecture(arch_name), mapping,
+                                          {"K": k, "N": n, "T": preset.batch * seq}).report
         seconds += cache[key].seconds
         joules += cache[key].energy_j
     return seconds, joules
@@ -132,8 +131,9 @@ def run_fusemax_study(tick: Callable[[], None] = lambda: None) -> dict[str, Any]
             arch = architecture(config["architecture"], array=size)
             for name in spec["models"]:
                 preset = model(name)
-                r = evaluate(cascade, arch, mapping, preset.shapes(sweep["sequence_length"]),
-                             batch=preset.batch, heads=preset.heads)
+                r = evaluate_mapping(cascade, arch, mapping,
+                                     preset.shapes(sweep["sequence_length"]),
+                                     batch=preset.batch, heads=preset.heads).report
                 area_rows.append({"configuration": config_name, "array": size, "model": name,
                                   "area_mm2": arch.area_mm2, "latency_s": r.seconds,
                                   "util_2d": r.utilisation["array2d"],

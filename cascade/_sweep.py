@@ -7,7 +7,7 @@ recomputes everything. Results reach the store in small transactions as chunks f
 a killed run keeps every finished chunk.
 
 >>> import os, tempfile
->>> from mapper._sweep import parse_sweep
+>>> from mapper import parse_sweep
 >>> spec = parse_sweep("algorithms: [fusemax]\\narchitectures: [{preset: fusemax}]\\n"
 ...                    "models: [bert]\\nseq: [1024, 2048]")
 >>> db = os.path.join(tempfile.mkdtemp(), "r.sqlite")
@@ -32,13 +32,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from einsum import Cascade, load, passes, to_text, validate
-from mapper._arch import Architecture
-from mapper._search import search
-from mapper._store import ResultStore
-from mapper._sweep import Point, SweepSpec, design_architecture
-from sim._cost import MappingError
-from sim._resources import design_resources
+from einsum import Cascade, CascadeError, Model, load, passes, to_text
+from mapper import Point, ResultStore, SweepSpec, design_architecture, search
+from sim import Architecture, design_resources
 
 from ._progress import Progress
 
@@ -116,21 +112,32 @@ def _identity(point: Point, arch: Architecture) -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=64)
+def _passes(cascade: Cascade) -> int:
+    return passes(cascade)
+
+
+@lru_cache(maxsize=4096)
+def _sizes(cascade: Cascade, preset: Model, seq: int) -> tuple[dict[str, int], int]:
+    """Shapes and heads per sequence (head ranks the cascade carries are not counted again)."""
+    shapes, instances = preset.workload(cascade, seq)
+    return shapes, instances // preset.batch
+
+
 def _evaluate(point: Point, cascade: Cascade) -> dict[str, Any]:
     start = time.perf_counter()
     arch = point.architecture()
     row = _identity(point, arch)
-    row["passes"] = passes(cascade)
+    row["passes"] = _passes(cascade)
     row["area_mm2"] = arch.area_mm2
     if arch.device is not None:
         resources = design_resources(arch)
         row.update(resources.to_json()["total"], fits=resources.fits)
-    used = set(validate(cascade).all_ranks())
-    shapes = {r: v for r, v in point.model.shapes(point.seq).items() if r in used}
     try:
-        found = search(cascade, arch, shapes, batch=point.batch, heads=point.model.heads,
-                       objective=point.objective)
-    except MappingError as error:
+        shapes, heads = _sizes(cascade, point.model, point.seq)
+        found = search(cascade, arch, shapes, batch=point.batch, heads=heads,
+                       objective=point.objective, keep=0)
+    except CascadeError as error:
         row.update(status="unmappable", error=error.message)
     else:
         report = found.report

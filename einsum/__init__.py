@@ -8,8 +8,16 @@
 from __future__ import annotations
 
 from ._analysis import Analysis, analyze, op_counts, pass_levels, passes
-from ._check import check_attention, exact_attention
-from ._errors import CascadeError
+from ._catalog import catalog, catalog_row, library_document, markdown_table, table_shape
+from ._check import (
+    CHECK_SHAPES,
+    TOLERANCE,
+    CheckResult,
+    check_attention,
+    check_cascade,
+    exact_attention,
+)
+from ._errors import CascadeError, read_text
 from ._execute import execute
 from ._ir import (
     Bound,
@@ -27,18 +35,39 @@ from ._ir import (
     Zero,
     rank_of,
 )
-from ._loader import library_names, load, load_file, load_yaml_text
-from ._models import Model, model, model_names
-from ._parser import parse_text
+from ._loader import (
+    MAX_SHAPE,
+    check_shape,
+    library_names,
+    load,
+    load_file,
+    load_yaml_text,
+    node_line,
+    node_value,
+    parse_text,
+    yaml_fields,
+)
+from ._models import Model, model, model_from_config, model_names
+from ._operators import OP_KINDS
+from ._output import staged_folder, write_csv
 from ._printer import to_text, to_yaml
+from ._references import REFERENCES, Reference, softmax_attention
 from ._shapes import parse_shape_text, resolve_shapes
+from ._sparsity import effective_conditions
+from ._stream import execute_streaming
 from ._validate import Layout, Loop, validate
 
 __all__ = [
+    "CHECK_SHAPES",
+    "MAX_SHAPE",
+    "OP_KINDS",
+    "REFERENCES",
+    "TOLERANCE",
     "Analysis",
     "Bound",
     "Cascade",
     "CascadeError",
+    "CheckResult",
     "Compose",
     "Const",
     "Einsum",
@@ -49,28 +78,46 @@ __all__ = [
     "Next",
     "Op",
     "Ref",
+    "Reference",
     "Split",
     "TensorDecl",
     "Var",
     "Zero",
     "analyze",
+    "catalog",
+    "catalog_row",
     "check_attention",
+    "check_cascade",
+    "check_shape",
+    "effective_conditions",
     "exact_attention",
     "execute",
+    "execute_streaming",
+    "library_document",
     "library_names",
     "load",
     "load_file",
     "load_yaml_text",
+    "markdown_table",
     "model",
+    "model_from_config",
     "model_names",
+    "node_line",
+    "node_value",
     "op_counts",
     "parse_shape_text",
     "parse_text",
     "pass_levels",
     "passes",
     "rank_of",
+    "read_text",
     "resolve_shapes",
+    "softmax_attention",
+    "staged_folder",
+    "table_shape",
     "to_text",
     "to_yaml",
     "validate",
+    "write_csv",
+    "yaml_fields",
 ]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from ._ir import Bound, Cascade, Einsum, Expr, Op, Ref, rank_of
 from ._operators import MAP_OPERATORS, OP_KINDS, REDUCE_OPERATORS
+from ._printer import einsum_text
 from ._shapes import resolve_shapes
 from ._sparsity import computed_points
 from ._validate import Layout, validate
@@ -285,8 +286,6 @@ def analyze(cascade: Cascade, shapes: Mapping[str, int], *, batch: int = 1,
     layout = validate(cascade)
     sizes = resolve_shapes(cascade, shapes)
     levels, _summary, waits = _pass_facts(cascade, layout)
-    from ._printer import einsum_text
-
     costs = []
     computed = computed_points(cascade, sizes)
     for e in cascade.einsums:

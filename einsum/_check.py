@@ -21,7 +21,8 @@ from ._ir import Cascade
 from ._references import REFERENCES, softmax_attention
 from ._validate import validate
 
-__all__ = ["CHECK_SHAPES", "CheckResult", "check_attention", "check_cascade", "exact_attention"]
+__all__ = ["CHECK_SHAPES", "TOLERANCE", "CheckResult", "check_attention", "check_cascade",
+           "exact_attention"]
 
 TOLERANCE = 1e-9
 

@@ -250,12 +250,23 @@ class Cascade:
     description: str = ""
     file: str | None = field(default=None, compare=False)
 
+    def __hash__(self) -> int:
+        # Caches key on cascades (validation, analysis, workloads); hashing the whole tree
+        # each time costs more than the lookups save.
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.name, self.einsums, self.inputs, self.outputs, self.initial,
+                           self.splits, self.shapes, self.stream))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    @cached_property
+    def _by_name(self) -> dict[str, Einsum]:
+        return {e.name: e for e in self.einsums}
+
     def einsum(self, tensor: str) -> Einsum:
         """The Einsum that defines ``tensor``."""
-        for e in self.einsums:
-            if e.name == tensor:
-                return e
-        raise KeyError(tensor)
+        return self._by_name[tensor]
 
     @property
     def initial_values(self) -> dict[str, float]:

@@ -22,7 +22,8 @@ from ._ir import Cascade, Initial, Next, Zero
 from ._parser import Statements, parse_statements
 from ._validate import validate
 
-__all__ = ["build_cascade", "library_names", "load", "load_file", "load_yaml_text"]
+__all__ = ["MAX_SHAPE", "build_cascade", "check_shape", "library_names", "load", "load_file",
+           "load_yaml_text", "node_line", "node_value", "parse_text", "yaml_fields"]
 
 _FIELDS = ("name", "title", "source", "description", "inputs", "outputs", "splits",
            "initial", "shapes", "stream", "cascade")
@@ -100,7 +101,7 @@ def check_shape(rank: str, value: object, *, line: int | None = None) -> int:
 # ----- YAML wrapper
 
 
-def _node_line(node: yaml.Node) -> int:
+def node_line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
 
 
@@ -108,7 +109,7 @@ def _check_tags(node: yaml.Node) -> None:
     if node.tag not in _SAFE_TAGS:
         tag = node.tag.replace("tag:yaml.org,2002:", "!!")
         raise CascadeError(f"YAML tag {tag} is not allowed (only plain data)",
-                           line=_node_line(node))
+                           line=node_line(node))
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             _check_tags(key)
@@ -144,36 +145,36 @@ def yaml_fields(text: str, known: tuple[str, ...], *, required: tuple[str, ...],
     document that is not a mapping."""
     root = _compose(text)
     if not isinstance(root, yaml.MappingNode):
-        raise CascadeError(shape, line=_node_line(root))
+        raise CascadeError(shape, line=node_line(root))
     fields: dict[str, yaml.Node] = {}
     for key_node, value_node in root.value:
-        key = _construct(key_node)
+        key = node_value(key_node)
         if key not in known:
             raise CascadeError(f"unknown field {key!r}; known: {', '.join(known)}",
-                               line=_node_line(key_node))
+                               line=node_line(key_node))
         if key in fields:
-            raise CascadeError(f"field {key!r} is given twice", line=_node_line(key_node))
+            raise CascadeError(f"field {key!r} is given twice", line=node_line(key_node))
         fields[key] = value_node
     for name in required:
         if name not in fields:
-            raise CascadeError(f"missing field {name!r}", line=_node_line(root))
+            raise CascadeError(f"missing field {name!r}", line=node_line(root))
     return fields
 
 
-def _construct(node: yaml.Node) -> Any:
+def node_value(node: yaml.Node) -> Any:
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_object(node, deep=True)
     except yaml.YAMLError as error:
-        raise CascadeError(f"bad YAML value: {error}", line=_node_line(node)) from None
+        raise CascadeError(f"bad YAML value: {error}", line=node_line(node)) from None
     finally:
         loader.dispose()
 
 
 def _text_of(node: yaml.Node, key: str) -> str:
-    value = _construct(node)
+    value = node_value(node)
     if not isinstance(value, str):
-        raise CascadeError(f"{key} must be text", line=_node_line(node))
+        raise CascadeError(f"{key} must be text", line=node_line(node))
     return value
 
 
@@ -181,12 +182,12 @@ def _declaration_lines(node: yaml.Node, key: str, keyword: str, into: Statements
                        file: str | None) -> None:
     if not isinstance(node, yaml.SequenceNode):
         raise CascadeError(f"{key} must be a list like [\"Q[e,p]\", \"K[e,m]\"]",
-                           line=_node_line(node))
+                           line=node_line(node))
     for item in node.value:
         text = _text_of(item, key)
         if "\n" in text:
-            raise CascadeError(f"each entry of {key} is one line", line=_node_line(item))
-        parsed = parse_statements(f"{keyword} {text}", file=file, first_line=_node_line(item))
+            raise CascadeError(f"each entry of {key} is one line", line=node_line(item))
+        parsed = parse_statements(f"{keyword} {text}", file=file, first_line=node_line(item))
         for target, source in ((into.inputs, parsed.inputs), (into.outputs, parsed.outputs),
                                (into.splits, parsed.splits)):
             target.extend(source)
@@ -219,7 +220,7 @@ def _load_yaml(text: str, file: str | None) -> Cascade:
     style = body.style if isinstance(body, yaml.ScalarNode) else None
     if style == ">":
         raise CascadeError("the cascade must be a literal block ('cascade: |'), not folded "
-                           "('>'), so that each Einsum keeps its own line", line=_node_line(body))
+                           "('>'), so that each Einsum keeps its own line", line=node_line(body))
     first = body.start_mark.line + (2 if style == "|" else 1)
     statements = parse_statements(text_body, file=file, first_line=first)
 
@@ -231,14 +232,14 @@ def _load_yaml(text: str, file: str | None) -> Cascade:
     if "shapes" in fields:
         node = fields["shapes"]
         if not isinstance(node, yaml.MappingNode):
-            raise CascadeError("shapes must be a mapping like {M0: 256}", line=_node_line(node))
+            raise CascadeError("shapes must be a mapping like {M0: 256}", line=node_line(node))
         for key_node, value_node in node.value:
-            rank = str(_construct(key_node))
-            value = check_shape(rank, _construct(value_node), line=_node_line(value_node))
-            statements.shapes.append((rank, value, _node_line(value_node)))
+            rank = str(node_value(key_node))
+            value = check_shape(rank, node_value(value_node), line=node_line(value_node))
+            statements.shapes.append((rank, value, node_line(value_node)))
     if "stream" in fields:
         node = fields["stream"]
-        statements.streams.append((_text_of(node, "stream"), _node_line(node)))
+        statements.streams.append((_text_of(node, "stream"), node_line(node)))
 
     name = _text_of(fields["name"], "name")
     meta = {k: _text_of(fields[k], k) if k in fields else "" for k in ("title", "source",
@@ -248,12 +249,12 @@ def _load_yaml(text: str, file: str | None) -> Cascade:
 
 def _initial_values(node: yaml.Node, statements: Statements) -> None:
     if not isinstance(node, yaml.MappingNode):
-        raise CascadeError("initial must be a mapping like {RM: -inf}", line=_node_line(node))
+        raise CascadeError("initial must be a mapping like {RM: -inf}", line=node_line(node))
     defined = {e.name: e for e in statements.einsums}
     for key_node, value_node in node.value:
-        tensor = str(_construct(key_node))
-        line = _node_line(value_node)
-        value = _number(_construct(value_node), f"initial value of {tensor}", line)
+        tensor = str(node_value(key_node))
+        line = node_line(value_node)
+        value = _number(node_value(value_node), f"initial value of {tensor}", line)
         e = defined.get(tensor)
         if e is None:
             raise CascadeError(f"initial value given for {tensor}, which no Einsum defines",
@@ -273,14 +274,17 @@ def library_names() -> tuple[str, ...]:
                         if p.name.endswith(".yaml")))
 
 
+def parse_text(text: str, *, name: str = "cascade", file: str | None = None) -> Cascade:
+    """Parse and validate a cascade written in the text form."""
+    return build_cascade(parse_statements(text, file=file), name=name, file=file)
+
+
 def load_file(path: str | Path) -> Cascade:
     """Load a ``.yaml``/``.yml`` wrapper or a text-form cascade file."""
     path = Path(path)
     text = read_text(path, "the file")
     if path.suffix in (".yaml", ".yml"):
         return load_yaml_text(text, file=str(path))
-    from ._parser import parse_text
-
     return parse_text(text, name=path.stem, file=str(path))
 
 

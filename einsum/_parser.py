@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from ._errors import CascadeError
 from ._ir import (
     Bound,
-    Cascade,
     Compose,
     Const,
     Einsum,
@@ -53,7 +52,7 @@ from ._predicate import (
     Negation,
 )
 
-__all__ = ["Statements", "parse_statements", "parse_text"]
+__all__ = ["Statements", "parse_statements"]
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)"
@@ -455,10 +454,3 @@ def parse_statements(text: str, *, file: str | None = None, first_line: int = 1)
         except CascadeError as error:
             raise error.located(file=file, line=number) from None
     return into
-
-
-def parse_text(text: str, *, name: str = "cascade", file: str | None = None) -> Cascade:
-    """Parse and validate a cascade written in the text form."""
-    from ._loader import build_cascade
-
-    return build_cascade(parse_statements(text, file=file), name=name, file=file)

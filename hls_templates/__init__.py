@@ -8,9 +8,64 @@
 from __future__ import annotations
 
 from ._csim import CsimResult, Mismatch, csim
-from ._kernels import KERNELS
+from ._kernels import KERNELS, Kernel, Port, build_kernel
 from ._numerics import load_numerics
-from ._render import HlsError, emit_hls
+from ._render import HlsError, emit_hls, write_vectors
+from ._rtl import (
+    RTL_UNITS,
+    STREAMING_EINSUMS,
+    RtlError,
+    RtlUnit,
+    emit_rtl,
+    engine_sizes,
+    engine_vectors,
+    rtl_unit,
+    softmax_unit,
+    softmax_vectors,
+    systolic_types,
+    unit_vectors,
+    vector_types,
+    verify_rtl,
+)
+from ._rtl_model import array_cycles, engine_cycles, streaming_cycles
+from ._synth import Synthesis, synthesize, yosys_command
+from ._verilator import RTL_TESTS, build_dir, lint, run_testbench, verilator_bin
 
-__all__ = ["KERNELS", "CsimResult", "HlsError", "Mismatch", "csim", "emit_hls",
-           "load_numerics"]
+__all__ = [
+    "KERNELS",
+    "RTL_TESTS",
+    "RTL_UNITS",
+    "STREAMING_EINSUMS",
+    "CsimResult",
+    "HlsError",
+    "Kernel",
+    "Mismatch",
+    "Port",
+    "RtlError",
+    "RtlUnit",
+    "Synthesis",
+    "array_cycles",
+    "build_dir",
+    "build_kernel",
+    "csim",
+    "emit_hls",
+    "emit_rtl",
+    "engine_cycles",
+    "engine_sizes",
+    "engine_vectors",
+    "lint",
+    "load_numerics",
+    "rtl_unit",
+    "run_testbench",
+    "softmax_unit",
+    "softmax_vectors",
+    "streaming_cycles",
+    "synthesize",
+    "systolic_types",
+    "unit_vectors",
+    "vector_types",
+    "verify_rtl",
+    "verilator_bin",
+    "write_vectors",
+    "yosys_command",
+]

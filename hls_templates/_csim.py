@@ -8,8 +8,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sim._fixed import Fixed, FixedType
-from sim._headers import ap_types_include
+from sim import Fixed, FixedType, ap_types_include
 
 from ._render import HlsError
 

@@ -14,13 +14,21 @@ from typing import Any
 import numpy as np
 
 from einsum import CascadeError, load
-from mapper import Architecture
-from sim._attention import AttentionNumerics, TiledAttention
-from sim._encoder import WEIGHT_NAMES, EncoderLayer
-from sim._fixed import Fixed, FixedType
-from sim._gelu import GeluUnit
-from sim._linear import LinearUnit
-from sim._softmax import DEFAULT_SOFTMAX, OnlineSoftmax, softmax_config
+from mapper import search
+from sim import (
+    DEFAULT_SOFTMAX,
+    WEIGHT_NAMES,
+    Architecture,
+    AttentionNumerics,
+    EncoderLayer,
+    Fixed,
+    FixedType,
+    GeluUnit,
+    LinearUnit,
+    OnlineSoftmax,
+    TiledAttention,
+    softmax_config,
+)
 
 from ._units import exact_sum, exp_context, gelu_context, layernorm_context, reciprocal_context
 
@@ -86,7 +94,6 @@ class _AttentionCore:
 
 def _attention_core(arch: Architecture, sizes: dict[str, int],
                     n: AttentionNumerics) -> _AttentionCore:
-    from mapper._search import search
 
     e, f, p, m = sizes["E"], sizes["F"], sizes["P"], sizes["M"]
     tile = min(sizes.get("M0", 256), m)

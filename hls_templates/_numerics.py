@@ -9,11 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from einsum import CascadeError
-from einsum._errors import read_text
-from einsum._loader import _construct, _node_line, yaml_fields
-from sim._attention import AttentionNumerics
-from sim._fixed import FixedType
+from einsum import CascadeError, node_line, node_value, read_text, yaml_fields
+from sim import AttentionNumerics, FixedType
 
 __all__ = ["load_numerics", "load_numerics_text"]
 
@@ -26,18 +23,18 @@ def load_numerics_text(text: str, *, file: str = "<numerics>") -> AttentionNumer
                             shape="a numerics file is a mapping of type names")
         fields: dict[str, Any] = {}
         for key, node in nodes.items():
-            value = _construct(node)
+            value = node_value(node)
             if key == "table_bits":
                 if isinstance(value, bool) or not isinstance(value, int) \
                         or not 1 <= value <= 12:
                     raise CascadeError(f"table_bits must be a whole number 1..12, not "
-                                       f"{value!r}", line=_node_line(node))
+                                       f"{value!r}", line=node_line(node))
                 fields[key] = value
             else:
                 try:
                     fields[key] = FixedType.parse(str(value))
                 except CascadeError as error:
-                    raise CascadeError(f"{key}: {error.message}", line=_node_line(node)
+                    raise CascadeError(f"{key}: {error.message}", line=node_line(node)
                                        ) from None
         return AttentionNumerics(**fields)
     except CascadeError as error:

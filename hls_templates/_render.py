@@ -4,7 +4,7 @@ Writing is all or nothing and deterministic: the same inputs give byte-identical
 
 >>> import tempfile
 >>> from pathlib import Path
->>> from mapper import architecture
+>>> from sim import architecture
 >>> out = Path(tempfile.mkdtemp()) / "gelu"
 >>> summary = emit_hls("gelu", architecture("zcu102"), {"N": 32}, out=out)
 >>> sorted(p.name for p in (out / "src").iterdir())
@@ -21,10 +21,8 @@ from typing import Any
 
 import jinja2
 
-from einsum import CascadeError
-from mapper import Architecture
-from sim._attention import AttentionNumerics
-from sim._resources import design_resources
+from einsum import CascadeError, staged_folder
+from sim import Architecture, AttentionNumerics, design_resources
 
 from ._kernels import Kernel, build_kernel
 from ._units import words
@@ -129,7 +127,6 @@ def emit_hls(kernel_name: str, arch: Architecture, sizes: dict[str, int], *, out
              force: bool = False, seed: int = 0, project: str | None = None,
              numerics: AttentionNumerics | None = None) -> dict[str, Any]:
     """Write the project for ``kernel_name`` on ``arch`` (an FPGA design) into ``out``."""
-    from cascade._output import staged_folder
 
     project = check_identifier(project or kernel_name, "project name")
     if arch.device is None:

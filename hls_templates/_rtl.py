@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,31 +20,25 @@ from typing import Any
 import jinja2
 import numpy as np
 
-from einsum import CascadeError
-from sim._exp import ExpUnit
-from sim._fixed import Fixed, FixedType
-from sim._gelu import GeluUnit
-from sim._reciprocal import ReciprocalUnit
-from sim._softmax import OnlineSoftmax, softmax_config
+from einsum import CascadeError, staged_folder
+from sim import (
+    AttentionNumerics,
+    ExpUnit,
+    Fixed,
+    FixedType,
+    GeluUnit,
+    OnlineSoftmax,
+    ReciprocalUnit,
+    TiledAttention,
+    softmax_config,
+)
 
+from ._rtl_unit import RtlError, RtlUnit
 from ._units import words
+from ._verilator import lint, run_testbench
 
 __all__ = ["RTL_UNITS", "STREAMING_EINSUMS", "RtlError", "RtlUnit", "emit_rtl", "rtl_unit",
            "unit_vectors"]
-
-
-class RtlError(CascadeError):
-    """A unit or parameter that cannot become Verilog."""
-
-
-@dataclass(frozen=True)
-class RtlUnit:
-    """A rendered unit: its top module, its Verilog files and what its testbench needs."""
-
-    kind: str
-    top: str
-    files: dict[str, str]
-    params: dict[str, Any]
 
 
 def _environment() -> jinja2.Environment:
@@ -333,7 +326,7 @@ def _bits(count: int) -> int:
 
 
 def _engine(params: dict[str, Any]) -> RtlUnit:
-    from sim._attention import AttentionNumerics
+
 
     n = AttentionNumerics()
     z = engine_sizes(params)
@@ -383,7 +376,6 @@ def _engine(params: dict[str, Any]) -> RtlUnit:
 def engine_vectors(params: dict[str, Any], case: str, seed: int
                    ) -> tuple[list[int], list[int]]:
     """Q, K, V words (row-major, in that order) and the expected AV words of one case."""
-    from sim._attention import AttentionNumerics, TiledAttention
 
     z = engine_sizes(params)
     n = AttentionNumerics()
@@ -473,7 +465,6 @@ def rtl_unit(kind: str, params: dict[str, Any]) -> RtlUnit:
 def emit_rtl(kind: str, params: dict[str, Any], *, out: Path, force: bool = False
              ) -> dict[str, Any]:
     """Write the unit's Verilog and a ``cascade_rtl.json`` describing it into ``out``."""
-    from cascade._output import staged_folder
 
     unit = rtl_unit(kind, params)
     with staged_folder(out, force=force) as staging:
@@ -503,7 +494,6 @@ def bench_config(kind: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def verify_rtl(folder: Path) -> dict[str, Any]:
     """Lint an emitted unit and run its cocotb testbench under Verilator."""
-    from ._verilator import lint, run_testbench
 
     meta_path = folder / "cascade_rtl.json"
     if not meta_path.is_file():

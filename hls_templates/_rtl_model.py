@@ -11,10 +11,9 @@ unit computes, bound to a unit of the Edge-MoE design reshaped to the RTL's lane
 from __future__ import annotations
 
 from einsum import op_counts, parse_text
-from mapper import architecture
-from sim._cost import einsum_compute
+from sim import architecture, compute_rows, workload
 
-__all__ = ["array_cycles", "streaming_cycles"]
+__all__ = ["array_cycles", "engine_cycles", "streaming_cycles"]
 
 # the Edge-MoE unit whose op costs (one cycle each) the RTL lanes share
 _UNIT_FOR = {"gelu": "gelu", "exp": "softmax", "div": "softmax", "mac": "linear",
@@ -25,16 +24,13 @@ def array_cycles(einsum_text: str, sizes: dict[str, int], shape: tuple[int, ...]
                  spatial: tuple[str, ...]) -> int:
     """Cycles of a one-Einsum cascade with ``spatial`` ranks on a unit of ``shape``."""
     cascade = parse_text(einsum_text, name="unit")
-    e = cascade.einsums[0]
     ops = {k: v for k, v in op_counts(cascade, sizes).items() if v}
     unit = _UNIT_FOR[next(iter(ops))]
     if unit == "linear" and len(spatial) == 1:
         unit = "vector"
     arch = architecture("zcu102").with_units({unit: shape})
-    points = 1
-    for r in {v.upper() for v in e.iteration_ranks}:
-        points *= sizes[r]
-    return einsum_compute(e, ops, points, arch, unit, spatial, sizes).cycles
+    (facts,) = workload(cascade, sizes).facts.values()
+    return int(compute_rows(facts, arch, unit, [spatial], sizes).cycles[0])
 
 
 def streaming_cycles(einsum_text: str, count: int, *, lanes: int = 1) -> int:

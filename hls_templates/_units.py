@@ -6,11 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sim._exp import ExpUnit
-from sim._fixed import Fixed, FixedType
-from sim._gelu import GeluUnit
-from sim._layernorm import LayerNormUnit
-from sim._reciprocal import ReciprocalUnit
+from sim import ExpUnit, Fixed, FixedType, GeluUnit, LayerNormUnit, ReciprocalUnit
 
 __all__ = ["c_literal", "exact_sum", "exp_context", "gelu_context", "layernorm_context",
            "reciprocal_context", "table", "words"]

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from ._rtl import RtlError, RtlUnit
+from ._rtl_unit import RtlError, RtlUnit
 
 __all__ = ["RTL_TESTS", "build_dir", "lint", "run_testbench", "verilator_bin"]
 

@@ -1,19 +1,70 @@
-"""Architectures, mappings, mapping search and design-space exploration."""
+"""Everything that decides: tile choice, mapping search, single-Einsum spaces, networks and
+FPGA design-space exploration, sweep specs and the results store.
+
+>>> from einsum import load, model
+>>> from sim import architecture
+>>> search(load("fusemax"), architecture("fusemax"), model("bert").shapes(1024),
+...        batch=64, heads=12).report.cycles
+1695744
+"""
 
 from __future__ import annotations
 
-from ._arch import Architecture, Unit, architecture, architecture_names
-from ._mapping import Binding, Mapping, Stage, mapping_from_dict, study, study_mapping
+from ._dse import dse, map_network, pareto
+from ._network import Block, Network, network, network_names
+from ._search import (
+    OBJECTIVES,
+    Candidate,
+    SearchResult,
+    scored_candidates,
+    search,
+    search_workload,
+)
+from ._space import EinsumSpace, einsum_space
+from ._store import COLUMNS, ResultStore, StoreError
+from ._studies import study, study_mapping
+from ._sweep import (
+    ArchitectureAxes,
+    Constraints,
+    Point,
+    SweepError,
+    SweepSpec,
+    design_architecture,
+    load_sweep,
+    parse_sweep,
+)
+from ._tiles import Evaluated, evaluate_mapping, resolve_tiles
 
 __all__ = [
-    "Architecture",
-    "Binding",
-    "Mapping",
-    "Stage",
-    "Unit",
-    "architecture",
-    "architecture_names",
-    "mapping_from_dict",
+    "COLUMNS",
+    "OBJECTIVES",
+    "ArchitectureAxes",
+    "Block",
+    "Candidate",
+    "Constraints",
+    "EinsumSpace",
+    "Evaluated",
+    "Network",
+    "Point",
+    "ResultStore",
+    "SearchResult",
+    "StoreError",
+    "SweepError",
+    "SweepSpec",
+    "design_architecture",
+    "dse",
+    "einsum_space",
+    "evaluate_mapping",
+    "load_sweep",
+    "map_network",
+    "network",
+    "network_names",
+    "pareto",
+    "parse_sweep",
+    "resolve_tiles",
+    "scored_candidates",
+    "search",
+    "search_workload",
     "study",
     "study_mapping",
 ]

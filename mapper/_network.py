@@ -15,8 +15,7 @@ from typing import Any
 
 import yaml
 
-from einsum import Cascade, CascadeError, library_names, load, parse_text
-from einsum._loader import check_shape
+from einsum import Cascade, CascadeError, check_shape, library_names, load, parse_text
 
 __all__ = ["Block", "Network", "network", "network_names"]
 

@@ -36,15 +36,27 @@ from typing import Any
 
 import yaml
 
-from einsum import CascadeError, Model, library_names, load, model, resolve_shapes, validate
-from einsum._errors import read_text
-from einsum._loader import MAX_SHAPE, _construct, _node_line, yaml_fields
-from einsum._models import model_from_config
+from einsum import (
+    MAX_SHAPE,
+    CascadeError,
+    Model,
+    library_names,
+    load,
+    model,
+    model_from_config,
+    node_line,
+    node_value,
+    read_text,
+    resolve_shapes,
+    validate,
+    yaml_fields,
+)
+from sim import Architecture, architecture, architecture_names, device_names, fpga_device
 
-from ._arch import Architecture, architecture, architecture_names, device_names, fpga_device
 from ._search import OBJECTIVES
 
-__all__ = ["ArchitectureAxes", "Constraints", "Point", "SweepError", "SweepSpec", "load_sweep",
+__all__ = ["ArchitectureAxes", "Constraints", "Point", "SweepError", "SweepSpec",
+           "design_architecture", "load_sweep",
            "parse_sweep"]
 
 _ARCH_PARAMETERS = ("array", "buffer_mib", "bandwidth_gib_s", "clock_mhz", "device")
@@ -196,7 +208,7 @@ def parse_sweep(text: str, *, file: str = "<spec>", base: Path | None = None) ->
 def _parse(text: str, file: str, base: Path) -> SweepSpec:
     nodes = yaml_fields(text, _FIELDS, required=("algorithms", "architectures", "models", "seq"),
                         shape="a sweep spec must be a mapping of axes")
-    name = _construct(nodes["name"]) if "name" in nodes else Path(file).stem
+    name = node_value(nodes["name"]) if "name" in nodes else Path(file).stem
     algorithms = tuple(_algorithm(n, base) for n in _items(nodes["algorithms"], "algorithms"))
     arch_nodes = _items(nodes["architectures"], "architectures")
     architectures = tuple(_architecture(n) for n in arch_nodes)
@@ -213,7 +225,7 @@ def _parse(text: str, file: str, base: Path) -> SweepSpec:
         if "latency" not in objectives and not architecture(axes.preset).energy_modelled:
             raise SweepError(f"architecture {axes.preset} has no energy model, so objective "
                              f"{', '.join(objectives)} leaves it no point; add latency",
-                             line=_node_line(node))
+                             line=node_line(node))
     constraints = _constraints(nodes["constraints"]) if "constraints" in nodes else \
         Constraints()
     for axis, values in (("algorithms", algorithms), ("models", [m.name for m in models]),
@@ -221,7 +233,7 @@ def _parse(text: str, file: str, base: Path) -> SweepSpec:
         repeated = sorted({str(v) for v in values if list(values).count(v) > 1})
         if repeated:
             raise SweepError(f"{axis} lists {', '.join(repeated)} more than once",
-                             line=_node_line(nodes[axis if axis != "models" else "models"]))
+                             line=node_line(nodes[axis if axis != "models" else "models"]))
     return SweepSpec(name=str(name), algorithms=algorithms, architectures=architectures,
                      models=models, seq=seq, batch=batch, objectives=objectives,
                      constraints=constraints, file=file)
@@ -230,59 +242,59 @@ def _parse(text: str, file: str, base: Path) -> SweepSpec:
 def _items(node: yaml.Node, what: str) -> list[yaml.Node]:
     items = node.value if isinstance(node, yaml.SequenceNode) else [node]
     if not items:
-        raise SweepError(f"{what} is empty", line=_node_line(node))
+        raise SweepError(f"{what} is empty", line=node_line(node))
     return items
 
 
 def _whole(node: yaml.Node, what: str) -> int:
-    value = _construct(node)
+    value = node_value(node)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_SHAPE:
         raise SweepError(f"{what} must be a whole number from 1 to 2**40, not {value!r}",
-                         line=_node_line(node))
+                         line=node_line(node))
     return value
 
 
 def _positive(node: yaml.Node, what: str) -> float:
-    value = _construct(node)
+    value = node_value(node)
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise SweepError(f"{what} must be a positive number, not {value!r}",
-                         line=_node_line(node))
+                         line=node_line(node))
     return float(value)
 
 
 def _choice(node: yaml.Node, what: str, known: tuple[str, ...]) -> str:
-    value = _construct(node)
+    value = node_value(node)
     if value not in known:
         raise SweepError(f"unknown {what} {value!r}; known: {', '.join(known)}",
-                         line=_node_line(node))
+                         line=node_line(node))
     return str(value)
 
 
 def _algorithm(node: yaml.Node, base: Path) -> str:
-    value = _construct(node)
+    value = node_value(node)
     if not isinstance(value, str):
         raise SweepError(f"an algorithm is a library name or a file, not {value!r}",
-                         line=_node_line(node))
+                         line=node_line(node))
     if value in library_names():
         name = value
     else:
         path = base / value
         if not path.is_file():
             raise SweepError(f"no library cascade or file named {value!r}; library: "
-                             f"{', '.join(library_names())}", line=_node_line(node))
+                             f"{', '.join(library_names())}", line=node_line(node))
         name = str(path)
     cascade = load(name)  # a bad cascade file reports its own file and line
     used = set(validate(cascade).all_ranks())
     try:  # a model gives E, F, M and P; anything else needs a default in the cascade
         resolve_shapes(cascade, {r: 64 for r in ("E", "F", "M", "P") if r in used})
     except CascadeError as error:
-        raise SweepError(f"algorithm {value}: {error.message}", line=_node_line(node)) from None
+        raise SweepError(f"algorithm {value}: {error.message}", line=node_line(node)) from None
     return name
 
 
 def _model(node: yaml.Node, base: Path) -> Model:
-    value = _construct(node)
-    line = _node_line(node)
+    value = node_value(node)
+    line = node_line(node)
     if isinstance(value, dict):
         if set(value) != {"config"} or not isinstance(value["config"], str):
             raise SweepError("a model is a preset name or {config: path/to/config.json}",
@@ -302,13 +314,13 @@ def _model(node: yaml.Node, base: Path) -> Model:
 
 
 def _architecture(node: yaml.Node) -> ArchitectureAxes:
-    line = _node_line(node)
+    line = node_line(node)
     if not isinstance(node, yaml.MappingNode):
         raise SweepError("an architecture is a mapping with a preset and parameter axes",
                          line=line)
     fields: dict[str, Any] = {}
     for key_node, value_node in node.value:
-        key = _construct(key_node)
+        key = node_value(key_node)
         if key == "preset":
             fields["preset"] = _choice(value_node, "architecture", architecture_names())
         elif key == "device":
@@ -320,7 +332,7 @@ def _architecture(node: yaml.Node) -> ArchitectureAxes:
             fields[key] = tuple(_positive(n, key) for n in _items(value_node, key))
         else:
             raise SweepError(f"unknown architecture parameter {key!r}; expected preset, "
-                             f"{', '.join(_ARCH_PARAMETERS)}", line=_node_line(key_node))
+                             f"{', '.join(_ARCH_PARAMETERS)}", line=node_line(key_node))
     if "preset" not in fields:
         raise SweepError("an architecture needs a preset", line=line)
     axes = ArchitectureAxes(**fields)
@@ -335,19 +347,19 @@ def _architecture(node: yaml.Node) -> ArchitectureAxes:
 def _constraints(node: yaml.Node) -> Constraints:
     if not isinstance(node, yaml.MappingNode):
         raise SweepError("constraints is a mapping such as {area_mm2: 1500, power_w: 300}",
-                         line=_node_line(node))
+                         line=node_line(node))
     fields: dict[str, Any] = {}
     for key_node, value_node in node.value:
-        key = _construct(key_node)
+        key = node_value(key_node)
         if key in ("area_mm2", "power_w"):
             fields[key] = _positive(value_node, key)
         elif key == "fit_device":
-            value = _construct(value_node)
+            value = node_value(value_node)
             if not isinstance(value, bool):
                 raise SweepError(f"fit_device must be true or false, not {value!r}",
-                                 line=_node_line(value_node))
+                                 line=node_line(value_node))
             fields[key] = value
         else:
             raise SweepError(f"unknown constraint {key!r}; expected area_mm2, power_w, "
-                             "fit_device", line=_node_line(key_node))
+                             "fit_device", line=node_line(key_node))
     return Constraints(**fields)

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # the cocotb testbenches import _stream
 
-from hls_templates._verilator import verilator_bin
+from hls_templates import verilator_bin
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -9,8 +9,7 @@ import numpy as np
 from _stream import begin, collect, config, drive_beats, reset
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from hls_templates._rtl import systolic_types, vector_types
-from hls_templates._rtl_model import array_cycles
+from hls_templates import array_cycles, systolic_types, vector_types
 
 
 def _pack(values: list[int], width: int) -> int:

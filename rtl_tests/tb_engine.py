@@ -8,8 +8,7 @@ import cocotb
 from _stream import begin, collect, config, drive, reset
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from hls_templates._rtl import engine_sizes, engine_vectors
-from hls_templates._rtl_model import engine_cycles
+from hls_templates import engine_cycles, engine_sizes, engine_vectors
 
 
 async def _pulse_start(dut) -> None:

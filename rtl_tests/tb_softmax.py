@@ -9,8 +9,7 @@ import numpy as np
 from _stream import begin, collect, config, drive, reset
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from hls_templates._rtl import softmax_unit, softmax_vectors
-from hls_templates._rtl_model import streaming_cycles
+from hls_templates import softmax_unit, softmax_vectors, streaming_cycles
 
 
 def _rows(seed: int, count: int) -> list[np.ndarray]:

@@ -8,8 +8,7 @@ import cocotb
 from _stream import begin, collect, config, drive, reset
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from hls_templates._rtl import unit_vectors
-from hls_templates._rtl_model import streaming_cycles
+from hls_templates import streaming_cycles, unit_vectors
 
 
 def _vectors(count: int, seed: int) -> tuple[list[int], list[int]]:

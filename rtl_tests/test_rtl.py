@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hls_templates._rtl import emit_rtl, verify_rtl
+from hls_templates import emit_rtl, verify_rtl
 
 UNITS: dict[str, tuple[str, dict[str, Any]]] = {
     "exp16": ("exp", {}),

@@ -11,10 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hls_templates._rtl import emit_rtl
-from hls_templates._synth import synthesize
-from mapper import architecture
-from sim._resources import unit_resources
+from hls_templates import emit_rtl, synthesize
+from sim import architecture, unit_resources
 
 VECTOR = {"a": "ap_fixed<32,10>", "b": "ap_fixed<32,10>", "y": "ap_fixed<32,10>"}
 

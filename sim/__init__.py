@@ -1,7 +1,142 @@
-"""The hardware simulated: analytical cost (latency, energy, area, traffic, utilisation)."""
+"""The hardware and its cost: architectures and mappings (validated data), the one set of
+cost rules (cycles, occupancy, spills, traffic, energy, FPGA resources) and the
+bit-accurate golden models of the numeric units.
+
+>>> from einsum import parse_text
+>>> gemm = parse_text("Y[n,t] = X[k,t] * W[k,n]", name="linear")
+>>> mapping = mapping_from_dict({"name": "os", "stages": [["Y"]],
+...     "bindings": {"Y": {"unit": "array2d", "spatial": ["N", "T"]}}})
+>>> evaluate(gemm, architecture("fusemax"), mapping, {"K": 768, "N": 768, "T": 4096}).cycles
+36864
+"""
 
 from __future__ import annotations
 
-from ._cost import EinsumReport, MappingError, Report, evaluate
+from ._arch import (
+    Architecture,
+    Device,
+    Dram,
+    FpgaCost,
+    GlobalBuffer,
+    OpCost,
+    RegisterFile,
+    Table,
+    Unit,
+    architecture,
+    architecture_names,
+    device_names,
+    fpga_device,
+)
+from ._attention import AttentionNumerics, TiledAttention
+from ._cost import (
+    ComputeRows,
+    EinsumReport,
+    MappingError,
+    MemoryEnergy,
+    Plan,
+    Report,
+    buffer_plan,
+    buffer_plans,
+    buffer_reads,
+    compute_rows,
+    dram_words,
+    evaluate,
+    evaluate_workload,
+    memory_energy,
+    plan_groups,
+    resolved_tiles,
+    stage_index,
+)
+from ._encoder import ENCODER_ATTENTION, WEIGHT_NAMES, EncoderLayer
+from ._exp import ExpUnit
+from ._fixed import OVERFLOW, QUANTISATION, Fixed, FixedType
+from ._gelu import GeluUnit, gelu_erf, gelu_tanh
+from ._headers import ap_types_include
+from ._hls4ml import Hls4mlSoftmax
+from ._layernorm import LayerNormUnit
+from ._linear import LinearUnit
+from ._mapping import Binding, Mapping, Stage, mapping_from_dict
+from ._numerics import FixedNumerics
+from ._reciprocal import ReciprocalUnit
+from ._resources import (
+    DesignResources,
+    Resources,
+    bram36_for_table,
+    design_resources,
+    dsp_per_multiplier,
+    table_luts,
+    unit_resources,
+)
+from ._softmax import DEFAULT_SOFTMAX, OnlineSoftmax, softmax_config
+from ._workload import EinsumFacts, Operand, Workload, is_view, workload
 
-__all__ = ["EinsumReport", "MappingError", "Report", "evaluate"]
+__all__ = [
+    "DEFAULT_SOFTMAX",
+    "ENCODER_ATTENTION",
+    "OVERFLOW",
+    "QUANTISATION",
+    "WEIGHT_NAMES",
+    "Architecture",
+    "AttentionNumerics",
+    "Binding",
+    "ComputeRows",
+    "DesignResources",
+    "Device",
+    "Dram",
+    "EinsumFacts",
+    "EinsumReport",
+    "EncoderLayer",
+    "ExpUnit",
+    "Fixed",
+    "FixedNumerics",
+    "FixedType",
+    "FpgaCost",
+    "GeluUnit",
+    "GlobalBuffer",
+    "Hls4mlSoftmax",
+    "LayerNormUnit",
+    "LinearUnit",
+    "Mapping",
+    "MappingError",
+    "MemoryEnergy",
+    "OnlineSoftmax",
+    "OpCost",
+    "Operand",
+    "Plan",
+    "ReciprocalUnit",
+    "RegisterFile",
+    "Report",
+    "Resources",
+    "Stage",
+    "Table",
+    "TiledAttention",
+    "Unit",
+    "Workload",
+    "ap_types_include",
+    "architecture",
+    "architecture_names",
+    "bram36_for_table",
+    "buffer_plan",
+    "buffer_plans",
+    "buffer_reads",
+    "compute_rows",
+    "design_resources",
+    "device_names",
+    "dram_words",
+    "dsp_per_multiplier",
+    "evaluate",
+    "evaluate_workload",
+    "fpga_device",
+    "gelu_erf",
+    "gelu_tanh",
+    "is_view",
+    "mapping_from_dict",
+    "memory_energy",
+    "plan_groups",
+    "resolved_tiles",
+    "softmax_config",
+    "stage_index",
+    "table_luts",
+    "unit_resources",
+    "workload",
+]

@@ -1,28 +1,36 @@
-"""Analytical cost of a cascade under a mapping on a spatial-array architecture.
+"""The cost rules: compute cycles, buffer occupancy and spills, DRAM traffic, energy.
 
-Everything comes from (cascade, architecture, mapping, workload) data:
+Each rule is written once, over arrays: the mapping search scores thousands of candidates
+by calling a rule with many rows (spatial choices, tile sizes), and :func:`evaluate` costs
+one mapping by calling the same rule with one row. Everything comes from (workload,
+architecture, mapping) data:
 
-* compute: each Einsum's exact ops (``einsum.analyze``) times the cycles each op kind costs
-  on its unit, over the points each PE gets when the bound ranks are spread across the
-  array axes (``ceil(size / axis)`` per spatial rank);
+* compute: an Einsum's exact ops times the cycles each op kind costs on its unit, over the
+  temporal steps left when the spatial ranks are spread over the array axes
+  (``ceil(size / axis)`` per spatial rank); a sparse Einsum's steps shrink with the points
+  it computes;
 * schedule: stages run in sequence, the Einsums of one stage overlap on their units, a
   ``drain`` stage exposes a reduction across the array (one axis length per tile);
-* DRAM traffic: tensors placed in DRAM are read once per iteration of every DRAM loop that
-  does not index them and lies outside one that does (Timeloop's reuse rule); intermediates
-  in DRAM are written once and read once per later stage or pass that consumes them;
-* buffer occupancy: staged input tiles, the carried state of recurrences and intermediates
-  kept between passes; ``auto`` tiles take the largest power of two that fits, ``spill``
-  placements send the part that does not fit to DRAM, anything else over capacity makes
-  the mapping invalid (:class:`MappingError` says what does not fit);
+* buffer: staged input tiles, the carried state of recurrences, outputs accumulated over a
+  walked reduction and intermediates kept between passes. Capacity is a hard limit: what is
+  placed ``spill`` overflows to DRAM (whole words, so occupancy never exceeds capacity),
+  anything else over capacity makes the mapping invalid;
+* DRAM traffic: an input is read once per iteration of every DRAM loop that does not index
+  it and lies outside one that does (Timeloop's reuse rule), and under a where condition
+  only for the tiles whose block holds a computed point; intermediates in DRAM are written
+  once and read once per later stage or pass that consumes them; the spilled part of a
+  recurrence's state is written and read back at every step of its recurrence;
 * energy: actions x energy per action (ops per unit, register-file accesses per point,
-  global-buffer rows, DRAM accesses); area from the per-PE area of each array.
+  global-buffer rows read by the arrays and filled from DRAM, DRAM accesses).
 
->>> from einsum import load, model
->>> from mapper import architecture, study_mapping
->>> r = evaluate(load("fusemax"), architecture("fusemax"), study_mapping("fusemax", "binding"),
-...              model("bert").shapes(1024), batch=64, heads=12)
->>> r.cycles, round(r.utilisation["array2d"], 4), round(r.utilisation["array1d"], 4)
-(1892352, 0.8896, 1.0)
+>>> from einsum import parse_text
+>>> from sim import architecture, mapping_from_dict
+>>> gemm = parse_text("Y[n,t] = X[k,t] * W[k,n]", name="linear")
+>>> tiled = mapping_from_dict({"name": "os", "bindings": {"Y": {"unit": "array2d",
+...     "spatial": ["N", "T"]}}, "dram_loops": ["T"], "tiles": {"T": 4096}, "stages": [["Y"]]})
+>>> r = evaluate(gemm, architecture("fusemax"), tiled, {"K": 768, "N": 768, "T": 16384})
+>>> r.cycles, r.compute_cycles, r.dram_bytes
+(147456, 147456, 51511296)
 """
 
 from __future__ import annotations
@@ -30,15 +38,40 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping as MappingABC
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from einsum import Bound, Cascade, CascadeError, Einsum, Ref, analyze, rank_of, validate
-from einsum._validate import Layout
-from mapper._arch import Architecture
-from mapper._mapping import Mapping, Stage
+import numpy as np
 
-__all__ = ["Compute", "EinsumReport", "MappingError", "Report", "einsum_compute", "evaluate"]
+from einsum import Cascade, CascadeError, rank_of, touched
+
+from ._arch import Architecture, Unit
+from ._mapping import Mapping, Stage
+from ._workload import EinsumFacts, Workload, workload
+
+__all__ = [
+    "ComputeRows",
+    "EinsumReport",
+    "MappingError",
+    "MemoryEnergy",
+    "Plan",
+    "Report",
+    "buffer_plan",
+    "buffer_plans",
+    "buffer_reads",
+    "compute_rows",
+    "dram_words",
+    "evaluate",
+    "evaluate_workload",
+    "memory_energy",
+    "plan_groups",
+    "resolved_tiles",
+    "stage_index",
+]
+
+Array = Any
+"""An int, or a numpy array of one value per candidate row."""
 
 
 class MappingError(CascadeError):
@@ -77,6 +110,7 @@ class Report:
     buffer_capacity_bytes: int
     tiles: dict[str, int]
     spilled: dict[str, float]
+    """Fraction of each spill-placed tensor's on-chip tile that overflows to DRAM."""
     energy_pj: dict[str, float]
     """Energy by component; complete only when ``energy_modelled``."""
     energy_modelled: bool
@@ -84,6 +118,8 @@ class Report:
     """Actions per level: DRAM accesses, global-buffer rows, register-file reads/writes."""
     area_mm2: float | None
     einsums: tuple[EinsumReport, ...] = field(default=())
+    buffer_bytes_by_tensor: dict[str, int] = field(default_factory=dict)
+    """Bytes each tensor holds in the global buffer (its on-chip part when spilled)."""
 
     @property
     def energy_j(self) -> float:
@@ -95,486 +131,530 @@ class Report:
         return data
 
 
-# ----- ranks, views and placement
-
-
-def _view_source(cascade: Cascade, tensor: str) -> str:
-    """``BK`` of ``BK[e,m1,m0] = K[e,m1*M0+m0]`` is a view of ``K``."""
-    names = {e.name for e in cascade.einsums}
-    while tensor in names:
-        e = cascade.einsum(tensor)
-        if not isinstance(e.expr, Ref) or e.reduced_ranks:
-            break
-        tensor = e.expr.tensor
-    return tensor
-
-
-def _related(layout: Layout, ranks: tuple[str, ...]) -> set[str]:
-    """Ranks, their split parts and the ranks they split from."""
-    found = set(ranks)
-    changed = True
-    while changed:
-        changed = False
-        for whole, (outer, inner) in layout.splits.items():
-            group = {whole, outer, inner}
-            if found & group and not group <= found:
-                found |= group
-                changed = True
-    return found
+# ----- compute
 
 
 @dataclass(frozen=True)
-class _Plan:
-    """The DRAM loops, tiles and buffer contents of one stage."""
+class ComputeRows:
+    """One Einsum on one unit, per (batch, head), one row per spatial choice."""
 
+    cycles: np.ndarray
+    steps: np.ndarray
+    """Temporal steps: the points each PE computes in turn."""
+    widths: np.ndarray
+    """(rows, operands): words of each operand the array reads per step."""
+    busy: int
+    """PE-cycles of work (cycles if every PE were busy)."""
+    energy_pj: dict[str, float]
+    """Ops and register-file accesses (the same for every row)."""
+    rf_reads: int
+    rf_writes: int
+
+
+def _ceil(a: Array, b: Array) -> Array:
+    return -(-a // b)
+
+
+def compute_rows(f: EinsumFacts, arch: Architecture, unit_name: str,
+                 spatials: Sequence[tuple[str, ...]], sizes: MappingABC[str, int], *,
+                 operands: str | None = None, mapping_name: str = "candidate") -> ComputeRows:
+    """Cycles, steps and operand widths of ``f`` on ``unit_name`` for each spatial choice.
+
+    Every point writes (or accumulates) its result in the PE's register file; when the
+    operands are kept there (``operands="register_file"``, the default of a non-systolic
+    unit) every point also reads them there.
+    """
+    unit: Unit = arch.units[unit_name]
+    per_point = 0
+    energy: dict[str, float] = {}
+    for kind, count in f.ops.items():
+        op = unit.ops.get(kind)
+        if op is None:
+            raise MappingError(f"mapping {mapping_name}: {f.name} needs {kind} but "
+                               f"{arch.name}'s {unit_name} cannot compute it "
+                               f"(it has {', '.join(unit.ops)})")
+        per_point += op.cycles * count // f.points
+        if op.energy_pj is not None:
+            energy[f"{unit_name}.{kind}"] = count * op.energy_pj
+    systolic = unit.systolic if operands is None else operands == "neighbours"
+    reads = 0 if systolic else f.points * len(f.operands)
+    if unit.register_file is not None:
+        energy[f"{unit_name}.rf"] = (f.points * unit.register_file.write_pj
+                                     + reads * unit.register_file.read_pj)
+    steps, widths = [], []
+    for spatial in spatials:
+        if len(spatial) > len(unit.shape):
+            raise MappingError(f"mapping {mapping_name}: {f.name} maps {len(spatial)} ranks "
+                               f"onto {unit_name}, which has {len(unit.shape)} axis/axes")
+        for rank in spatial:
+            if rank not in sizes:
+                raise MappingError(f"mapping {mapping_name}: {f.name} maps unknown rank "
+                                   f"{rank} onto {unit_name}")
+        axes = dict(zip(spatial, unit.shape, strict=False))
+        n = math.prod(_ceil(sizes[r], axes[r]) if r in axes else sizes[r] for r in f.ranks)
+        if f.points < f.dense:
+            # A sparse Einsum skips the points it does not compute, to first order in
+            # proportion (masks at tile granularity skip exactly).
+            n = _ceil(n * f.points, f.dense)
+        steps.append(n)
+        widths.append([math.prod(min(axes[r], sizes[r]) for r in o.ranks if r in axes)
+                       for o in f.operands])
+    steps_array = np.array(steps, dtype=np.int64)
+    return ComputeRows(steps_array * per_point, steps_array,
+                       np.array(widths, dtype=np.int64).reshape(len(spatials), -1),
+                       f.points * per_point, energy, reads, f.points)
+
+
+# ----- buffer
+
+
+@dataclass(frozen=True)
+class Held:
+    """A tensor the global buffer holds while a group of stages runs."""
+
+    tensor: str
+    ranks: tuple[str, ...]
+    whole_stream: bool
+    """Kept whole along the stream rank (an intermediate read by a later pass)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The DRAM loops, tiles and buffer contents of a group of stages sharing the buffer.
+    Tiles and the word counts may be arrays (one value per candidate tiling)."""
+
+    stages: frozenset[int]
     loops: tuple[str, ...]
-    tiles: dict[str, int]
-    spilled: dict[str, float]
-    occupancy: dict[str, int]
+    tiles: dict[str, Array]
+    occupancy: dict[str, Array]
+    """Words each held tensor needs."""
+    kept: dict[str, Array]
+    """Words each held tensor keeps on chip (less than its need when spilled)."""
+    fits: Array
+    spill: frozenset[str]
+
+    def spilled(self, tensor: str) -> Array:
+        """Fraction of the tensor's on-chip tile that overflows to DRAM."""
+        need = self.occupancy.get(tensor)
+        if need is None or tensor not in self.spill:
+            return 0.0
+        return (need - self.kept[tensor]) / np.maximum(need, 1)
 
 
-@dataclass
-class _Context:
-    cascade: Cascade
-    layout: Layout
-    arch: Architecture
-    mapping: Mapping
-    shapes: dict[str, int]
-    levels: dict[str, int]
-    stage_of: dict[str, int]
-
-    def words(self, ranks: tuple[str, ...]) -> int:
-        return math.prod(self.shapes[r] for r in ranks)
-
-    def trip(self, rank: str, tiles: dict[str, int]) -> int:
-        return -(-self.shapes[rank] // tiles.get(rank, 1))
-
-    def extent(self, rank: str, loops: tuple[str, ...], tiles: dict[str, int]) -> int:
-        """Elements of ``rank`` on chip at once under the DRAM loops."""
-        split = self.layout.splits.get(rank)
-        if split is not None and split[0] in loops:
-            return self.shapes[split[1]] * tiles.get(split[0], 1)
-        if rank in loops:
-            return min(tiles.get(rank, 1), self.shapes[rank])
-        return self.shapes[rank]
-
-    def refetch(self, ranks: tuple[str, ...], plan: _Plan) -> int:
-        relevant = _related(self.layout, ranks)
-        inner = max((i for i, r in enumerate(plan.loops) if r in relevant), default=-1)
-        return math.prod(self.trip(r, plan.tiles) for r in plan.loops[:inner]
-                         if r not in relevant)
-
-    def producer_group(self, tensor: str) -> tuple[int, int] | None:
-        """(stage, pass) of an Einsum. Stages of an overlapped schedule are steps within
-        one tile, so only the pass separates them; per-stage stages run whole."""
-        if tensor not in self.stage_of:
-            return None
-        stage = self.stage_of[tensor] if self.mapping.memory == "per_stage" else 0
-        return stage, self.levels[tensor]
-
-
-def _stage_index(cascade: Cascade, mapping: Mapping) -> dict[str, int]:
+def stage_index(cascade: Cascade, mapping: Mapping) -> dict[str, int]:
+    """The stage of each Einsum; every computing Einsum must be in exactly one."""
     stage_of: dict[str, int] = {}
     for i, stage in enumerate(mapping.stages):
         for name in stage.einsums:
             if name in stage_of:
                 raise MappingError(f"mapping {mapping.name}: {name} is in two stages")
             stage_of[name] = i
-    for e in cascade.einsums:
-        if e.name not in stage_of and _has_ops(e):
-            raise MappingError(f"mapping {mapping.name}: {e.name} is in no stage")
     return stage_of
 
 
-def _has_ops(e: Einsum) -> bool:
-    return not (isinstance(e.expr, Ref) and not e.reduced_ranks)
+def _group(w: Workload, mapping: Mapping, stage_of: dict[str, int],
+           tensor: str) -> tuple[int, int] | None:
+    """(stage, pass) of an Einsum. Stages of an overlapped schedule are steps within one
+    tile, so only the pass separates them; per-stage stages run whole."""
+    if tensor not in stage_of:
+        return None
+    stage = stage_of[tensor] if mapping.memory == "per_stage" else 0
+    return stage, w.levels[tensor]
 
 
-# ----- compute
+def _consumers(w: Workload, tensor: str) -> list[EinsumFacts]:
+    return [f for f in w.facts.values() if any(o.tensor == tensor for o in f.operands)]
 
 
-def _temporal_points(e: Einsum, spatial: tuple[str, ...], axes: tuple[int, ...],
-                     shapes: dict[str, int]) -> int:
-    ranks = [rank_of(v) for v in e.iteration_ranks]
-    total = 1
-    for r in ranks:
-        if r in spatial:
-            total *= -(-shapes[r] // axes[spatial.index(r)])
-        else:
-            total *= shapes[r]
-    return total
-
-
-# ----- buffer and traffic
-
-
-def _resident(ctx: _Context, stages: frozenset[int]) -> list[tuple[str, tuple[str, ...], bool]]:
-    """(tensor, ranks, kept whole along the stream) for what ``stages`` keep on chip:
-    its staged input tiles, the carried state of its recurrences and the intermediates it
-    produces or consumes that live from one pass (or stage) to a later one."""
-    cascade, layout = ctx.cascade, ctx.layout
-    members = [e for e in cascade.einsums if ctx.stage_of.get(e.name) in stages]
-    held: dict[str, tuple[tuple[str, ...], bool]] = {}
-    for e in members:
-        for ref in e.refs:
-            source = _view_source(cascade, ref.tensor)
-            if source in layout.inputs:
-                held.setdefault(source, (layout.ranks[source], False))
-        rank = layout.iterative.get(e.name)
-        if rank is not None:
-            held[e.name] = (tuple(r for r in layout.ranks[e.name] if r != rank), False)
-    for tensor in _between_passes(ctx):
-        users = {ctx.stage_of.get(tensor)} | {ctx.stage_of.get(c.name)
-                                               for c in cascade.einsums
-                                               if any(r.tensor == tensor for r in c.refs)}
-        if users & stages:
-            held[tensor] = (layout.ranks[tensor], True)
-    return [(t, ranks, whole) for t, (ranks, whole) in held.items()]
-
-
-def _between_passes(ctx: _Context) -> list[str]:
+def _between_passes(w: Workload, mapping: Mapping, stage_of: dict[str, int]) -> list[str]:
     """On-chip intermediates read by a later pass or stage than the one producing them."""
     found = []
-    for e in ctx.cascade.einsums:
-        if (e.name in ctx.layout.iterative or not _has_ops(e)
-                or ctx.mapping.placement.get(e.name) == "dram"):
+    for name in w.facts:
+        if name in w.layout.iterative or mapping.placement.get(name) == "dram":
             continue
-        group = ctx.producer_group(e.name)
-        for c in ctx.cascade.einsums:
-            if c.name != e.name and any(r.tensor == e.name for r in c.refs):
-                if ctx.producer_group(c.name) not in (None, group):
-                    found.append(e.name)
-                    break
+        group = _group(w, mapping, stage_of, name)
+        if any(_group(w, mapping, stage_of, c.name) not in (None, group)
+               for c in _consumers(w, name) if c.name != name):
+            found.append(name)
     return found
 
 
-def _accumulated(ctx: _Context, stages: frozenset[int],
-                 loops: tuple[str, ...]) -> list[tuple[str, tuple[str, ...], bool]]:
-    """Outputs reduced over a rank that a DRAM loop walks: their tile accumulates on chip."""
-    held = []
-    for e in ctx.cascade.einsums:
-        if ctx.stage_of.get(e.name) in stages and e.name in ctx.layout.outputs:
-            reduced = _related(ctx.layout, tuple(rank_of(v) for v in e.reduced_ranks))
-            if reduced & set(loops):
-                held.append((e.name, ctx.layout.ranks[e.name], False))
-    return held
+def _held(w: Workload, mapping: Mapping, stage_of: dict[str, int], stages: frozenset[int],
+          loops: tuple[str, ...]) -> list[Held]:
+    """What ``stages`` keep in the buffer: staged input tiles, the carried state of
+    recurrences, outputs accumulated over a walked reduction, and intermediates produced
+    or consumed there that live from one pass (or stage) to a later one."""
+    layout = w.layout
+    held: dict[str, Held] = {}
+    members = [f for f in w.facts.values() if stage_of.get(f.name) in stages]
+    for f in members:
+        for o in f.operands:
+            if o.source in layout.inputs and o.source not in held:
+                held[o.source] = Held(o.source, layout.ranks[o.source], False)
+        rank = layout.iterative.get(f.name)
+        if rank is not None:
+            held[f.name] = Held(f.name, tuple(r for r in layout.ranks[f.name] if r != rank),
+                                False)
+    for tensor in _between_passes(w, mapping, stage_of):
+        users = {stage_of.get(tensor)} | {stage_of.get(c.name) for c in _consumers(w, tensor)}
+        if users & stages:
+            held[tensor] = Held(tensor, layout.ranks[tensor], True)
+    for f in members:
+        if f.name in layout.outputs and f.reduced & set(loops):
+            held[f.name] = Held(f.name, layout.ranks[f.name], False)
+    return list(held.values())
 
 
-def _occupancy(ctx: _Context, held: list[tuple[str, tuple[str, ...], bool]],
-               loops: tuple[str, ...], tiles: dict[str, int]) -> dict[str, int]:
-    """Words of each held tensor under ``tiles``."""
-    stream = _related(ctx.layout, (ctx.cascade.stream,))
-    return {t: math.prod(ctx.shapes[r] if whole and r in stream else ctx.extent(r, loops, tiles)
-                         for r in ranks)
-            for t, ranks, whole in held}
+def _extent(w: Workload, rank: str, loops: tuple[str, ...], tiles: dict[str, Array]) -> Array:
+    """Elements of ``rank`` on chip at once under the DRAM loops."""
+    split = w.layout.splits.get(rank)
+    if split is not None and split[0] in loops:
+        return w.sizes[split[1]] * tiles.get(split[0], 1)
+    if rank in loops:
+        return np.minimum(tiles.get(rank, 1), w.sizes[rank])
+    return w.sizes[rank]
 
 
-def _plan(ctx: _Context, stages: frozenset[int]) -> _Plan:
-    """Choose the ``auto`` tiles of stages that share the buffer: each, in turn, the
-    largest power of two that fits."""
-    spec = ctx.mapping.stages[min(stages)]
-    loops = spec.dram_loops if spec.dram_loops is not None else ctx.mapping.dram_loops
-    wanted = spec.tiles if spec.tiles is not None else ctx.mapping.tiles
-    capacity = ctx.arch.global_buffer.capacity_bytes // ctx.arch.word_bytes
-    for rank in wanted:
-        if rank not in ctx.shapes:
-            raise MappingError(f"mapping {ctx.mapping.name}: tile for unknown rank {rank}")
-    fixed = {r: int(t) for r, t in wanted.items() if t != "auto"}
-    auto = [r for r, t in wanted.items() if t == "auto"]
-    spill = {t for t, where in ctx.mapping.placement.items() if where == "spill"}
-    held = [*_resident(ctx, stages), *_accumulated(ctx, stages, loops)]
-
-    def fits(tiles: dict[str, int]) -> tuple[bool, dict[str, float], dict[str, int]]:
-        occupancy = _occupancy(ctx, held, loops, tiles)
-        fixed_words = sum(w for t, w in occupancy.items() if t not in spill)
-        spill_words = sum(w for t, w in occupancy.items() if t in spill)
-        if fixed_words > capacity:
-            return False, {}, occupancy
-        room = capacity - fixed_words
-        fraction = 0.0 if spill_words <= room else 1 - room / spill_words
-        return True, {t: fraction for t in occupancy if t in spill}, occupancy
-
-    tiles = {**{r: 1 for r in auto}, **fixed}
-    for rank in auto:
-        size = 1
-        while size * 2 <= ctx.shapes[rank] and fits({**tiles, rank: size * 2})[0]:
-            size *= 2
-        tiles[rank] = size
-    ok, spilled, occupancy = fits(tiles)
-    if not ok:
-        word = ctx.arch.word_bytes
-        need = sum(w for t, w in occupancy.items() if t not in spill) * word
-        parts = ", ".join(f"{t} {w * word:,} B" for t, w in occupancy.items())
-        raise MappingError(f"mapping {ctx.mapping.name} needs {need:,} B of global buffer "
-                           f"({parts}) but {ctx.arch.name} has "
-                           f"{ctx.arch.global_buffer.capacity_bytes:,} B")
-    return _Plan(loops, tiles, spilled, occupancy)
-
-
-def _plans(ctx: _Context) -> dict[int, _Plan]:
-    """One plan per stage when stages run whole one after another; one shared plan when
-    the stages are steps of one pipelined tile loop and share the buffer."""
-    stages = [i for i, s in enumerate(ctx.mapping.stages) if not s.drain]
-    if ctx.mapping.memory == "per_stage":
-        return {i: _plan(ctx, frozenset({i})) for i in stages}
+def plan_groups(mapping: Mapping) -> list[tuple[frozenset[int], tuple[str, ...],
+                                                dict[str, int | str]]]:
+    """The groups of stages that share one tiling: (stages, DRAM loops, tiles asked for).
+    One per stage when stages run whole one after another; one for all when the stages are
+    steps of one pipelined tile loop."""
+    stages = [i for i, s in enumerate(mapping.stages) if not s.drain]
+    if mapping.memory == "per_stage":
+        groups = []
+        for i in stages:
+            spec = mapping.stages[i]
+            groups.append((frozenset({i}),
+                           spec.dram_loops if spec.dram_loops is not None
+                           else mapping.dram_loops,
+                           spec.tiles if spec.tiles is not None else mapping.tiles))
+        return groups
     for i in stages:
-        spec = ctx.mapping.stages[i]
+        spec = mapping.stages[i]
         if spec.dram_loops is not None or spec.tiles is not None:
-            raise MappingError(f"mapping {ctx.mapping.name}: stages of an overlapped "
-                               "schedule share one tiling; give dram_loops and tiles on the "
-                               "mapping, not on a stage")
-    shared = _plan(ctx, frozenset(stages))
-    return dict.fromkeys(stages, shared)
+            raise MappingError(f"mapping {mapping.name}: stages of an overlapped schedule "
+                               "share one tiling; give dram_loops and tiles on the mapping, "
+                               "not on a stage")
+    return [(frozenset(stages), mapping.dram_loops, mapping.tiles)] if stages else []
 
 
-def _dram_traffic(ctx: _Context, plans: dict[int, _Plan]) -> tuple[dict[str, int],
-                                                                    dict[int, int]]:
+def buffer_plan(w: Workload, arch: Architecture, mapping: Mapping, stage_of: dict[str, int],
+                stages: frozenset[int], loops: tuple[str, ...],
+                tiles: dict[str, Array]) -> Plan:
+    """Occupancy of a group of stages under ``tiles`` (ints, or arrays of candidates), and
+    how the ``spill``-placed tensors share what the others leave of the capacity."""
+    capacity = arch.global_buffer.capacity_bytes // arch.word_bytes
+    spill = frozenset(t for t, where in mapping.placement.items() if where == "spill")
+    stream = w.stream
+    occupancy: dict[str, Array] = {}
+    for h in _held(w, mapping, stage_of, stages, loops):
+        words: Array = 1
+        for r in h.ranks:
+            words = words * (w.sizes[r] if h.whole_stream and r in stream
+                             else _extent(w, r, loops, tiles))
+        occupancy[h.tensor] = words
+    fixed: Array = sum((v for t, v in occupancy.items() if t not in spill), start=0)
+    spilling: Array = sum((v for t, v in occupancy.items() if t in spill), start=0)
+    room = np.maximum(capacity - fixed, 0)
+    kept = {}
+    for t, need in occupancy.items():
+        if t in spill:
+            # Whole words stay on chip, in proportion; rounding down keeps the sum within
+            # capacity exactly.
+            kept[t] = np.where(spilling <= room, need,
+                               need * room // np.maximum(spilling, 1))
+        else:
+            kept[t] = need
+    return Plan(stages, loops, dict(tiles), occupancy, kept, fixed <= capacity, spill)
+
+
+def resolved_tiles(mapping: Mapping, wanted: MappingABC[str, int | str],
+                   sizes: MappingABC[str, int]) -> dict[str, int]:
+    """Tiles of a mapping whose tiles are all chosen (no ``auto``)."""
+    tiles = {}
+    for rank, tile in wanted.items():
+        if rank not in sizes:
+            raise MappingError(f"mapping {mapping.name}: tile for unknown rank {rank}")
+        if tile == "auto":
+            raise MappingError(f"mapping {mapping.name}: the tile of {rank} is 'auto'; "
+                               "choose it first (mapper.resolve_tiles)")
+        tiles[rank] = int(tile)
+    return tiles
+
+
+def buffer_plans(w: Workload, arch: Architecture, mapping: Mapping,
+                 stage_of: dict[str, int]) -> dict[int, Plan]:
+    """The plan of every stage of a mapping with chosen tiles; a group that does not fit
+    is a :class:`MappingError` saying what it holds."""
+    plans: dict[int, Plan] = {}
+    for stages, loops, wanted in plan_groups(mapping):
+        plan = buffer_plan(w, arch, mapping, stage_of, stages, loops,
+                           resolved_tiles(mapping, wanted, w.sizes))
+        if not plan.fits:
+            word = arch.word_bytes
+            need = sum(v for t, v in plan.occupancy.items() if t not in plan.spill) * word
+            parts = ", ".join(f"{t} {int(v) * word:,} B" for t, v in plan.occupancy.items())
+            raise MappingError(f"mapping {mapping.name} needs {int(need):,} B of global buffer "
+                               f"({parts}) but {arch.name} has "
+                               f"{arch.global_buffer.capacity_bytes:,} B")
+        plans.update(dict.fromkeys(stages, plan))
+    return plans
+
+
+# ----- DRAM traffic
+
+
+def _refetch(w: Workload, ranks: tuple[str, ...], plan: Plan) -> Array:
+    """Times a tensor with ``ranks`` is read: once per iteration of every DRAM loop that
+    does not index it and lies outside the innermost one that does."""
+    relevant = w.related(ranks)
+    inner = max((i for i, r in enumerate(plan.loops) if r in relevant), default=-1)
+    count: Array = 1
+    for r in plan.loops[:max(inner, 0)]:
+        if r not in relevant:
+            count = count * _ceil(w.sizes[r], plan.tiles.get(r, 1))
+    return count
+
+
+def _masked_reads(w: Workload, f: EinsumFacts, ranks: tuple[str, ...], plan: Plan) -> Array:
+    """Words of an operand with ``ranks`` (as ``f`` indexes it) that a sparse ``f`` reads:
+    a tile is fetched only where its block of the loop nest holds a computed point."""
+    relevant = w.related(ranks)
+    inner = max((i for i, r in enumerate(plan.loops) if r in relevant), default=-1)
+    outer = [r for r in plan.loops[:inner + 1] if r in f.ranks]
+    tiles = [np.asarray(plan.tiles.get(r, 1)) for r in outer]
+    shape = np.broadcast_shapes(*(t.shape for t in tiles)) if tiles else ()
+    flat = [np.broadcast_to(t, shape).reshape(-1) for t in tiles]
+    words = [touched(w.cascade, f.name, w.sizes,
+                     {r: int(t[k]) for r, t in zip(outer, flat, strict=True)}, ranks)
+             for k in range(int(np.prod(shape, dtype=np.int64)))]
+    result = np.array(words, dtype=np.int64).reshape(shape)
+    return result if shape else int(result)
+
+
+def dram_words(w: Workload, mapping: Mapping, stage_of: dict[str, int],
+               plans: dict[int, Plan]) -> tuple[dict[str, Array], dict[int, Array]]:
     """Words moved to and from DRAM per (batch, head), by tensor and by stage."""
-    cascade, layout = ctx.cascade, ctx.layout
-    placement = ctx.mapping.placement
-    by_tensor: dict[str, int] = {}
-    by_stage: dict[int, int] = {}
+    layout = w.layout
+    placement = mapping.placement
+    by_tensor: dict[str, Array] = {}
+    by_stage: dict[int, Array] = {}
 
-    def add(tensor: str, stage: int, words: float) -> None:
-        by_tensor[tensor] = by_tensor.get(tensor, 0) + round(words)
-        by_stage[stage] = by_stage.get(stage, 0) + round(words)
+    def add(tensor: str, stage: int, words: Array) -> None:
+        by_tensor[tensor] = by_tensor.get(tensor, 0) + words
+        by_stage[stage] = by_stage.get(stage, 0) + words
 
-    def share(tensor: str) -> float:
+    def share(tensor: str) -> Array:
         if placement.get(tensor) == "dram":
-            return 1.0
-        return plans[ctx.stage_of[tensor]].spilled.get(tensor, 0.0)
+            return 1
+        return plans[stage_of[tensor]].spilled(tensor)
 
     seen: set[tuple[str, object]] = set()
-    for e in cascade.einsums:
-        if not _has_ops(e):
-            continue
-        stage = ctx.stage_of[e.name]
-        for ref in e.refs:
-            source = _view_source(cascade, ref.tensor)
-            if source in layout.inputs:
-                if (source, stage) not in seen:
-                    seen.add((source, stage))
-                    ranks = layout.ranks[source]
-                    add(source, stage, ctx.words(ranks) * ctx.refetch(ranks, plans[stage]))
+    written: set[str] = set()
+    for f in w.facts.values():
+        stage = stage_of[f.name]
+        plan = plans[stage]
+        for o in f.operands:
+            if o.source in layout.inputs:
+                if (o.source, stage) in seen:
+                    continue
+                seen.add((o.source, stage))
+                if f.masked:
+                    add(o.source, stage, _masked_reads(w, f, o.ranks, plan))
+                else:
+                    ranks = layout.ranks[o.source]
+                    add(o.source, stage, w.words(ranks) * _refetch(w, ranks, plan))
                 continue
-            producer = ctx.producer_group(source)
-            if (source not in placement or source == e.name or producer is None
-                    or any(isinstance(i, Bound) for i in ref.indices)):
+            producer = _group(w, mapping, stage_of, o.source)
+            if (o.source not in placement or o.source == f.name or producer is None
+                    or o.final):
                 continue
-            consumer = ctx.producer_group(e.name)
+            consumer = _group(w, mapping, stage_of, f.name)
             assert consumer is not None
             key: object = (("stage", consumer[0]) if consumer[0] != producer[0] else
                            ("pass", consumer[1]) if consumer[1] != producer[1] else None)
-            if key is None or (source, key) in seen:
+            if key is None or (o.source, key) in seen:
                 continue
-            seen.add((source, key))
-            add(source, stage, ctx.words(layout.ranks[source]) * share(source))
-    for e in cascade.einsums:
-        if e.name in layout.outputs:
+            seen.add((o.source, key))
+            written.add(o.source)
+            add(o.source, stage, _stored_words(w, o.source) * share(o.source))
+    for f in w.facts.values():
+        stage = stage_of[f.name]
+        ranks = layout.ranks[f.name]
+        if f.name in layout.outputs:
             # A DRAM loop over a rank the output does not have, outside one it has, sends
             # partial results out and back: written once per visit, read back on revisits.
-            visits = ctx.refetch(layout.ranks[e.name], plans[ctx.stage_of[e.name]])
-            add(e.name, ctx.stage_of[e.name], ctx.words(layout.ranks[e.name]) * (2 * visits - 1))
-        elif e.name in placement and any(t == e.name for t, _k in seen):
-            add(e.name, ctx.stage_of[e.name], ctx.words(layout.ranks[e.name]) * share(e.name))
+            visits = _refetch(w, ranks, plans[stage])
+            add(f.name, stage, w.words(ranks) * (2 * visits - 1))
+        elif f.name in written:
+            add(f.name, stage, _stored_words(w, f.name) * share(f.name))
+        rank = layout.iterative.get(f.name)
+        if rank is not None and placement.get(f.name) == "spill":
+            # Spilled state of a recurrence goes out and comes back at every step.
+            state = w.words(tuple(r for r in ranks if r != rank))
+            fraction = plans[stage].spilled(f.name)
+            add(f.name, stage, np.ceil(state * fraction).astype(np.int64)
+                * (2 * w.sizes[rank] - 1))
     return by_tensor, by_stage
+
+
+def _stored_words(w: Workload, tensor: str) -> int:
+    """Values of an intermediate that exist (a sparse one stores only present values)."""
+    f = w.facts[tensor]
+    ranks = w.layout.ranks[tensor]
+    if not f.masked:
+        return w.words(ranks)
+    return touched(w.cascade, tensor, w.sizes, dict.fromkeys(ranks, 1), ranks)
 
 
 # ----- the whole evaluation
 
 
-@dataclass(frozen=True)
-class Compute:
-    """One Einsum on one unit, per (batch, head)."""
-
-    cycles: int
-    busy: int
-    """PE-cycles of work (cycles if every PE were busy)."""
-    energy_pj: dict[str, float]
-    rf_reads: int
-    rf_writes: int
-
-
-def einsum_compute(e: Einsum, ops: MappingABC[str, int], points: int, arch: Architecture,
-                   unit_name: str, spatial: tuple[str, ...], sizes: MappingABC[str, int],
-                   mapping_name: str = "candidate", operands: str | None = None) -> Compute:
-    """Cycles, busy PE-cycles and energy of ``e`` with ``spatial`` ranks on the unit's axes.
-
-    Every point writes (or accumulates) its result in the PE's register file; when the
-    operands are kept in the register file (``operands="register_file"``, the default of a
-    non-systolic unit) every point also reads them there.
-    """
-    unit = arch.units[unit_name]
-    for rank in spatial:
-        if rank not in sizes:
-            raise MappingError(f"mapping {mapping_name}: {e.name} maps unknown rank {rank} "
-                               f"onto {unit_name}")
-    cycles_per_point = 0
-    energy: dict[str, float] = {}
-    for kind, count in ops.items():
-        op = unit.ops.get(kind)
-        if op is None:
-            raise MappingError(f"mapping {mapping_name}: {e.name} needs {kind} but "
-                               f"{arch.name}'s {unit_name} cannot compute it "
-                               f"(it has {', '.join(unit.ops)})")
-        cycles_per_point += op.cycles * count // points
-        if op.energy_pj is not None:
-            energy[f"{unit_name}.{kind}"] = count * op.energy_pj
-    rf = unit.register_file
-    systolic = unit.systolic if operands is None else operands == "neighbours"
-    reads = 0 if systolic else points * len(e.refs)
-    if rf is not None:
-        energy[f"{unit_name}.rf"] = points * rf.write_pj + reads * rf.read_pj
-    temporal = _temporal_points(e, spatial, unit.shape[: len(spatial)], sizes)
-    dense = math.prod(sizes[rank_of(v)] for v in e.iteration_ranks)
-    if points < dense:
-        # A sparse Einsum (a where condition): the unit skips the points it does not
-        # compute, to first order in proportion (masks at tile granularity skip exactly).
-        temporal = -(-temporal * points // dense)
-    return Compute(temporal * cycles_per_point, points * cycles_per_point, energy, reads, points)
-
-
-def _check_binding(ctx: _Context, e: Einsum) -> tuple[str, tuple[str, ...]]:
-    binding = ctx.mapping.bindings.get(e.name)
-    if binding is None:
-        raise MappingError(f"mapping {ctx.mapping.name} does not say where {e.name} runs")
-    unit = ctx.arch.units.get(binding.unit)
-    if unit is None:
-        raise MappingError(f"mapping {ctx.mapping.name}: {ctx.arch.name} has no unit "
-                           f"{binding.unit!r} (units: {', '.join(ctx.arch.units)})")
-    if len(binding.spatial) > len(unit.shape):
-        raise MappingError(f"mapping {ctx.mapping.name}: {e.name} maps "
-                           f"{len(binding.spatial)} ranks onto {binding.unit}, which has "
-                           f"{len(unit.shape)} axis/axes")
-    return binding.unit, binding.spatial
-
-
 def evaluate(cascade: Cascade, arch: Architecture, mapping: Mapping,
              shapes: MappingABC[str, int], *, batch: int = 1, heads: int = 1) -> Report:
     """Cost of ``cascade`` on ``arch`` under ``mapping`` for ``batch x heads`` instances."""
-    layout = validate(cascade)
-    analysis = analyze(cascade, shapes, batch=batch, heads=heads)
-    sizes = analysis.shapes
-    levels = {c.name: c.level for c in analysis.einsums}
-    ctx = _Context(cascade, layout, arch, mapping, sizes, levels,
-                   _stage_index(cascade, mapping))
-    instances = batch * heads
+    return evaluate_workload(workload(cascade, shapes, batch=batch, heads=heads), arch,
+                             mapping)
 
+
+def evaluate_workload(w: Workload, arch: Architecture, mapping: Mapping) -> Report:
+    """:func:`evaluate` of a workload built once (see :func:`sim.workload`)."""
+    stage_of = stage_index(w.cascade, mapping)
+    for name in w.facts:
+        if name not in stage_of:
+            raise MappingError(f"mapping {mapping.name}: {name} is in no stage")
+    instances = w.instances
     reports: dict[str, EinsumReport] = {}
+    rows: dict[str, ComputeRows] = {}
     energy: dict[str, float] = {}
     accesses: dict[str, float] = {}
-    for cost, e in zip(analysis.einsums, cascade.einsums, strict=True):
-        if not cost.ops:
-            continue
-        unit_name, spatial = _check_binding(ctx, e)
-        compute = einsum_compute(e, cost.ops, cost.points, arch, unit_name, spatial, sizes,
-                                 mapping.name, mapping.bindings[e.name].operands)
-        reports[e.name] = EinsumReport(e.name, unit_name, compute.cycles, compute.busy,
-                                       dict(cost.ops), ctx.stage_of[e.name])
-        for key, pj in compute.energy_pj.items():
+    for f in w.facts.values():
+        binding = mapping.bindings.get(f.name)
+        if binding is None:
+            raise MappingError(f"mapping {mapping.name} does not say where {f.name} runs")
+        if binding.unit not in arch.units:
+            raise MappingError(f"mapping {mapping.name}: {arch.name} has no unit "
+                               f"{binding.unit!r} (units: {', '.join(arch.units)})")
+        row = compute_rows(f, arch, binding.unit, [binding.spatial], w.sizes,
+                           operands=binding.operands, mapping_name=mapping.name)
+        rows[f.name] = row
+        reports[f.name] = EinsumReport(f.name, binding.unit, int(row.cycles[0]), row.busy,
+                                       dict(f.ops), stage_of[f.name])
+        for key, pj in row.energy_pj.items():
             energy[key] = energy.get(key, 0.0) + pj * instances
-        for key, count in ((f"{unit_name}.rf.reads", compute.rf_reads),
-                           (f"{unit_name}.rf.writes", compute.rf_writes)):
+        for key, count in ((f"{binding.unit}.rf.reads", row.rf_reads),
+                           (f"{binding.unit}.rf.writes", row.rf_writes)):
             accesses[key] = accesses.get(key, 0) + count * instances
 
-    plans = _plans(ctx)
-    traffic, traffic_by_stage = _dram_traffic(ctx, plans)
+    plans = buffer_plans(w, arch, mapping, stage_of)
+    traffic, traffic_by_stage = dram_words(w, mapping, stage_of, plans)
+    traffic = {t: int(v) for t, v in traffic.items()}
     word = arch.word_bytes
     dram_bytes_per_head = sum(traffic.values()) * word
-    bytes_per_cycle = arch.dram.bandwidth_bytes_per_s / arch.clock_hz
+    per_cycle = arch.dram.bandwidth_bytes_per_s / arch.clock_hz
 
-    stage_cycles = [_stage_cycles(ctx, stage, reports, sizes) for stage in mapping.stages]
+    stage_cycles = [_stage_cycles(w, arch, mapping, stage, reports)
+                    for stage in mapping.stages]
     compute = sum(stage_cycles) * instances
-    dram = math.ceil(dram_bytes_per_head * instances / bytes_per_cycle)
+    dram = math.ceil(dram_bytes_per_head * instances / per_cycle)
     if mapping.memory == "overlapped":
         total = max(compute, dram)
     else:
         total = sum(max(c * instances,
-                        math.ceil(traffic_by_stage.get(i, 0) * word * instances / bytes_per_cycle))
+                        math.ceil(int(traffic_by_stage.get(i, 0)) * word * instances
+                                  / per_cycle))
                     for i, c in enumerate(stage_cycles))
 
-    unit_cycles = {name: 0 for name in arch.units}
-    utilisation = {name: 0.0 for name in arch.units}
+    unit_cycles = dict.fromkeys(arch.units, 0)
+    utilisation = dict.fromkeys(arch.units, 0.0)
     for r in reports.values():
         assert r.unit is not None
         unit_cycles[r.unit] += r.cycles * instances
-        utilisation[r.unit] += r.busy_pe_cycles * instances / (arch.units[r.unit].pes * total)
+        if total:
+            utilisation[r.unit] += r.busy_pe_cycles * instances / (arch.units[r.unit].pes
+                                                                   * total)
 
-    accesses["dram"] = dram_bytes_per_head * instances * 8 / arch.dram.access_bits
-    if arch.dram.energy_pj_per_access is not None:
-        energy["dram"] = accesses["dram"] * arch.dram.energy_pj_per_access
-    gb = arch.global_buffer
-    fills = sum(w for t, w in traffic.items() if t in layout.inputs) * instances
-    accesses["global_buffer.row_writes"] = fills / gb.row_values
-    accesses["global_buffer.row_reads"] = (_buffer_reads(ctx, reports, plans) * instances
-                                           / gb.row_values)
-    if gb.read_pj_per_row is not None and gb.write_pj_per_row is not None:
-        energy["global_buffer"] = (accesses["global_buffer.row_writes"] * gb.write_pj_per_row
-                                   + accesses["global_buffer.row_reads"] * gb.read_pj_per_row)
-    buffer_words = max((sum(math.ceil(w * (1 - p.spilled.get(t, 0.0)))
-                            for t, w in p.occupancy.items()) for p in plans.values()), default=0)
+    reads = sum(int(buffer_reads(f, rows[f.name], plans[stage_of[f.name]].occupancy)[0])
+                for f in w.facts.values())
+    memory = memory_energy(w, arch, traffic, reads)
+    accesses.update(memory.accesses)
+    energy.update(memory.energy_pj)
+    buffer_words = max((sum(int(v) for v in p.kept.values()) for p in plans.values()),
+                       default=0)
     tiles: dict[str, int] = {}
     spilled: dict[str, float] = {}
+    held: dict[str, int] = {}
     for p in plans.values():
-        tiles.update(p.tiles)
-        for t, f in p.spilled.items():
-            spilled[t] = max(f, spilled.get(t, 0.0))
+        tiles.update({r: int(t) for r, t in p.tiles.items()})
+        for t in p.spill & set(p.occupancy):
+            spilled[t] = max(float(p.spilled(t)), spilled.get(t, 0.0))
+        for t, v in p.kept.items():
+            held[t] = max(int(v) * word, held.get(t, 0))
     return Report(
-        cascade=cascade.name, architecture=arch.name, mapping=mapping.name,
-        shapes=sizes, instances=instances, cycles=total, seconds=total / arch.clock_hz,
+        cascade=w.cascade.name, architecture=arch.name, mapping=mapping.name,
+        shapes=w.sizes, instances=instances, cycles=total, seconds=total / arch.clock_hz,
         compute_cycles=compute, dram_cycles=dram, utilisation=utilisation,
         unit_cycles=unit_cycles, dram_bytes=dram_bytes_per_head * instances,
-        dram_bytes_by_tensor={t: w * word * instances for t, w in traffic.items()},
-        buffer_bytes=buffer_words * word, buffer_capacity_bytes=gb.capacity_bytes,
+        dram_bytes_by_tensor={t: v * word * instances for t, v in traffic.items()},
+        buffer_bytes=buffer_words * word,
+        buffer_capacity_bytes=arch.global_buffer.capacity_bytes,
         tiles=tiles, spilled=spilled, energy_pj=energy,
         energy_modelled=arch.energy_modelled, accesses=accesses,
         area_mm2=arch.area_mm2, einsums=tuple(reports.values()),
+        buffer_bytes_by_tensor=held,
     )
 
 
-def _buffer_reads(ctx: _Context, reports: dict[str, EinsumReport],
-                  plans: dict[int, _Plan]) -> float:
-    """Words the arrays read from the global buffer per (batch, head).
-
-    An operand held in the buffer is read once per temporal step, as many words as it
-    spreads over the array axes bound to its ranks.
-    """
-    total = 0.0
-    for e in ctx.cascade.einsums:
-        report = reports.get(e.name)
-        if report is None:
-            continue
-        held = plans[report.stage].occupancy
-        binding = ctx.mapping.bindings[e.name]
-        unit = ctx.arch.units[binding.unit]
-        axes = dict(zip(binding.spatial, unit.shape, strict=False))
-        steps = _temporal_points(e, binding.spatial, tuple(unit.shape[: len(binding.spatial)]),
-                                 ctx.shapes)
-        for ref in e.refs:
-            source = _view_source(ctx.cascade, ref.tensor)
-            if source not in held:
-                continue
-            width = 1
-            for v in ref.variables:
-                r = rank_of(v)
-                if r in axes:
-                    width *= min(axes[r], ctx.shapes[r])
-            total += steps * width
-    return total
+@dataclass(frozen=True)
+class MemoryEnergy:
+    accesses: dict[str, Array]
+    energy_pj: dict[str, Array]
 
 
-def _stage_cycles(ctx: _Context, stage: Stage, reports: dict[str, EinsumReport],
-                  shapes: dict[str, int]) -> int:
+def buffer_reads(f: EinsumFacts, rows: ComputeRows, held: MappingABC[str, object]) -> Array:
+    """Words the array reads from the global buffer for ``f``, per row: each operand held
+    there, once per temporal step, as many words as it spreads over the array axes."""
+    mask = np.array([o.source in held for o in f.operands], dtype=np.int64)
+    return rows.steps * (rows.widths @ mask if mask.size else 0)
+
+
+def memory_energy(w: Workload, arch: Architecture, traffic: MappingABC[str, Array],
+                  reads: Array) -> MemoryEnergy:
+    """DRAM accesses, global-buffer fills (inputs arriving from DRAM) and reads (``reads``
+    words the arrays read per instance, see :func:`buffer_reads`), for all instances."""
+    instances = w.instances
+    accesses: dict[str, Array] = {}
+    energy: dict[str, Array] = {}
+    total_words = sum(traffic.values())
+    accesses["dram"] = total_words * arch.word_bytes * instances * 8 / arch.dram.access_bits
+    if arch.dram.energy_pj_per_access is not None:
+        energy["dram"] = accesses["dram"] * arch.dram.energy_pj_per_access
+    gb = arch.global_buffer
+    fills = sum((v for t, v in traffic.items() if t in w.layout.inputs), start=0)
+    accesses["global_buffer.row_writes"] = fills * instances / gb.row_values
+    accesses["global_buffer.row_reads"] = reads * instances / gb.row_values
+    if gb.read_pj_per_row is not None and gb.write_pj_per_row is not None:
+        energy["global_buffer"] = (accesses["global_buffer.row_writes"] * gb.write_pj_per_row
+                                   + accesses["global_buffer.row_reads"] * gb.read_pj_per_row)
+    return MemoryEnergy(accesses, energy)
+
+
+def _stage_cycles(w: Workload, arch: Architecture, mapping: Mapping, stage: Stage,
+                  reports: dict[str, EinsumReport]) -> int:
     if stage.drain is not None:
-        e = ctx.cascade.einsum(stage.drain)
-        binding = ctx.mapping.bindings[stage.drain]
-        unit = ctx.arch.units[binding.unit]
-        reduced = {rank_of(v) for v in e.reduced_ranks}
+        f = w.facts.get(stage.drain)
+        binding = mapping.bindings.get(stage.drain)
+        if f is None or binding is None:
+            raise MappingError(f"mapping {mapping.name}: drain of {stage.drain}, which does "
+                               "not compute or has no binding")
+        unit = arch.units[binding.unit]
+        reduced = {rank_of(v) for v in f.einsum.reduced_ranks}
         axis = max((size for r, size in zip(binding.spatial, unit.shape, strict=False)
                     if r in reduced), default=1)
-        tiles = _temporal_points(e, binding.spatial, unit.shape[: len(binding.spatial)],
-                                 shapes)
-        return tiles * axis
+        rows = compute_rows(f, arch, binding.unit, [binding.spatial], w.sizes,
+                            mapping_name=mapping.name)
+        return int(rows.steps[0]) * axis
     per_unit: dict[str, int] = {}
     for name in stage.einsums:
         report = reports.get(name)

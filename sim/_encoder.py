@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from einsum import CascadeError
-from sim._attention import AttentionNumerics, TiledAttention
-from sim._fixed import Fixed, FixedType
-from sim._gelu import GeluUnit
-from sim._layernorm import LayerNormUnit
-from sim._linear import LinearUnit
+
+from ._attention import AttentionNumerics, TiledAttention
+from ._fixed import Fixed, FixedType
+from ._gelu import GeluUnit
+from ._layernorm import LayerNormUnit
+from ._linear import LinearUnit
 
 __all__ = ["ENCODER_ATTENTION", "WEIGHT_NAMES", "EncoderLayer"]
 

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from einsum import CascadeError
-from sim._fixed import Fixed, FixedType
-from sim._table import check_bits, interpolate
+
+from ._fixed import Fixed, FixedType
+from ._table import check_bits, interpolate
 
 __all__ = ["GeluUnit", "gelu_erf", "gelu_tanh"]
 

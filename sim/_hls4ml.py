@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim._fixed import Fixed, FixedType
+from ._fixed import Fixed, FixedType
 
 __all__ = ["Hls4mlSoftmax"]
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim._fixed import Fixed, FixedType
-from sim._reciprocal import _bit_length
-from sim._table import check_bits, interpolate
+from ._fixed import Fixed, FixedType
+from ._reciprocal import _bit_length
+from ._table import check_bits, interpolate
 
 __all__ = ["LayerNormUnit"]
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim._fixed import Fixed, FixedType
-from sim._gelu import GeluUnit
+from ._fixed import Fixed, FixedType
+from ._gelu import GeluUnit
 
 __all__ = ["LinearUnit"]
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim._fixed import Fixed, FixedType
-from sim._table import check_bits, interpolate
+from ._fixed import Fixed, FixedType
+from ._table import check_bits, interpolate
 
 __all__ = ["ReciprocalUnit"]
 

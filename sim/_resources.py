@@ -13,7 +13,7 @@ Derivations (UltraScale+):
 * **LUT / FF**: per-PE estimates of each unit's datapath in its preset (control, adders,
   muxes), plus table LUTs; calibrated against Yosys synthesis in the RTL issue.
 
->>> from mapper import architecture
+>>> from sim import architecture
 >>> r = design_resources(architecture("zcu102"))
 >>> r.units["linear"].dsp, r.fits
 (512, True)
@@ -26,7 +26,8 @@ import math
 from dataclasses import dataclass, field
 
 from einsum import CascadeError
-from mapper._arch import Architecture, Unit
+
+from ._arch import Architecture, Unit
 
 __all__ = [
     "DesignResources",
@@ -35,6 +36,7 @@ __all__ = [
     "design_resources",
     "dsp_per_multiplier",
     "table_luts",
+    "unit_resources",
 ]
 
 _BRAM36_SHAPES = ((32768, 1), (16384, 2), (8192, 4), (4096, 9), (2048, 18), (1024, 36),

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from einsum import CascadeError
-from sim._exp import ExpUnit
-from sim._fixed import Fixed, FixedType
-from sim._reciprocal import ReciprocalUnit
+
+from ._exp import ExpUnit
+from ._fixed import Fixed, FixedType
+from ._reciprocal import ReciprocalUnit
 
 __all__ = ["DEFAULT_SOFTMAX", "OnlineSoftmax", "softmax_config"]
 

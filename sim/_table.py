@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from einsum import CascadeError
-from sim._fixed import Fixed, FixedType
+
+from ._fixed import Fixed, FixedType
 
 __all__ = ["check_bits", "interpolate", "split"]
 

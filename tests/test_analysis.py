@@ -5,9 +5,16 @@ from __future__ import annotations
 import networkx as nx
 import pytest
 
-from einsum import load, parse_text, validate
-from einsum._analysis import analyze, op_counts, pass_levels, passes
-from einsum._shapes import resolve_shapes
+from einsum import (
+    analyze,
+    load,
+    op_counts,
+    parse_text,
+    pass_levels,
+    passes,
+    resolve_shapes,
+    validate,
+)
 
 EXPECTED_PASSES = {
     "three_pass": 3,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cascade._cli import main
+from cascade import main
 from einsum import CascadeError, load_file
 
 CORPUS = sorted((Path(__file__).parent / "bad_input").iterdir())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cascade._cli import main
+from cascade import main
 from einsum import library_names
 
 LIBRARY = ", ".join(library_names())

@@ -7,10 +7,10 @@ import statistics
 
 import pytest
 
-from cascade._reproduce import published
+from cascade import published
 from einsum import CascadeError, load, model
-from mapper import architecture, mapping_from_dict, study, study_mapping
-from sim import MappingError, Report, evaluate
+from mapper import evaluate_mapping, study, study_mapping
+from sim import MappingError, Report, architecture, evaluate, mapping_from_dict
 
 CONFIGS = {c["name"]: c for c in study("fusemax")["configurations"]}
 SEQS = study("fusemax")["sequence_lengths"]
@@ -20,9 +20,9 @@ MODELS = study("fusemax")["models"]
 def run(config: str, name: str, seq: int, **arch_changes: float) -> Report:
     c = CONFIGS[config]
     preset = model(name)
-    return evaluate(load(c["cascade"]), architecture(c["architecture"], **arch_changes),
-                    study_mapping("fusemax", config), preset.shapes(seq), batch=preset.batch,
-                    heads=preset.heads)
+    return evaluate_mapping(load(c["cascade"]), architecture(c["architecture"], **arch_changes),
+                            study_mapping("fusemax", config), preset.shapes(seq),
+                            batch=preset.batch, heads=preset.heads).report
 
 
 def test_bert_1k_on_fusemax_is_the_published_worked_point() -> None:

@@ -6,9 +6,8 @@ from pathlib import Path
 
 from distributed import LocalCluster
 
-from cascade._sweep import run_sweep
-from mapper._store import ResultStore
-from mapper._sweep import parse_sweep
+from cascade import run_sweep
+from mapper import ResultStore, parse_sweep
 
 SPEC = """name: on-dask
 algorithms: [fusemax, two_pass_deferred]

@@ -5,10 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from einsum import CascadeError, library_names, load, parse_text
-from einsum._check import check_attention, exact_attention
-from einsum._execute import execute
-from einsum._references import REFERENCES
+from einsum import (
+    REFERENCES,
+    CascadeError,
+    check_attention,
+    exact_attention,
+    execute,
+    library_names,
+    load,
+    parse_text,
+)
 
 # the cascades of softmax attention itself; the other algorithms have their own formulas
 LIBRARY = tuple(n for n in library_names() if n not in REFERENCES)

@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim._fixed import OVERFLOW, QUANTISATION, Fixed, FixedType
-from sim._headers import ap_types_include
+from sim import OVERFLOW, QUANTISATION, Fixed, FixedType, ap_types_include
 
 TRIPLES = [
     ("ap_fixed<16,6>", "ap_fixed<12,3>", "ap_fixed<18,7>"),

@@ -6,11 +6,9 @@ import json
 
 import pytest
 
-from cascade._cli import main
-from mapper import architecture
-from mapper._arch import fpga_device
-from sim._network import dse, map_network, pareto
-from sim._resources import bram36_for_table, design_resources, dsp_per_multiplier
+from cascade import main
+from mapper import dse, map_network, pareto
+from sim import architecture, bram36_for_table, design_resources, dsp_per_multiplier, fpga_device
 
 
 def test_devices() -> None:

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from cascade._cli import main
-from hls_templates import HlsError, csim, emit_hls, load_numerics
-from hls_templates._csim import CsimResult
-from mapper import architecture
+from cascade import main
+from hls_templates import CsimResult, HlsError, csim, emit_hls, load_numerics
+from sim import architecture
 
 GOLDEN = Path(__file__).parent / "golden" / "hls"
 

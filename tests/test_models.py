@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cascade._cli import main
-from einsum import Analysis, CascadeError, analyze, load, model, parse_text
-from einsum._models import model_from_config
+from cascade import main
+from einsum import Analysis, CascadeError, analyze, load, model, model_from_config, parse_text
 
 
 @pytest.mark.parametrize(("name", "expected"), [

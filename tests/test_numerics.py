@@ -10,13 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cascade._cli import main
-from cascade._numerics import DEFAULT_SOFTMAX, numerics_study, softmax_config
+from cascade import main, numerics_study
 from einsum import exact_attention, execute, load
-from sim._fixed import Fixed, FixedType
-from sim._headers import ap_types_include
-from sim._hls4ml import Hls4mlSoftmax
-from sim._numerics import FixedNumerics
+from sim import (
+    DEFAULT_SOFTMAX,
+    Fixed,
+    FixedNumerics,
+    FixedType,
+    Hls4mlSoftmax,
+    ap_types_include,
+    softmax_config,
+)
 
 ROW = 64
 

@@ -13,10 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 from matplotlib import image
 
-from cascade._cli import main
-from cascade._report import write_report
-from cascade._sweep import run_sweep
-from mapper._sweep import parse_sweep
+from cascade import main, run_sweep, write_report
+from mapper import parse_sweep
 
 SPEC = """name: report
 algorithms: [fusemax, three_pass]

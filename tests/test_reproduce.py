@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cascade._cli import main
+from cascade import main
 
 
 @pytest.fixture(scope="module")

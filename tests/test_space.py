@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from einsum import parse_text
-from mapper import architecture
-from mapper._space import einsum_space
-from sim import evaluate
+from mapper import einsum_space
+from sim import architecture, evaluate
 
 GEMM = parse_text("Y[n,t] = X[k,t] * W[k,n]", name="linear")
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from einsum import CascadeError, execute, load
-from einsum._stream import execute_streaming
+from einsum import CascadeError, execute, execute_streaming, load
 
 
 def _split(arrays: dict[str, np.ndarray], size: int, chunk: int) -> list[dict[str, np.ndarray]]:

@@ -15,13 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from cascade._cli import main
-from cascade._progress import Progress
-from cascade._sweep import code_version, point_key, run_sweep
+from cascade import Progress, code_version, main, point_key, run_sweep
 from einsum import library_names, load, model
-from mapper._search import search
-from mapper._store import ResultStore, StoreError
-from mapper._sweep import SweepError, load_sweep, parse_sweep
+from mapper import ResultStore, StoreError, SweepError, load_sweep, parse_sweep, search
 
 BASE = "algorithms: [fusemax]\narchitectures: [{preset: fusemax}]\nmodels: [bert]\nseq: [1024]\n"
 

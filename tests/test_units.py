@@ -6,12 +6,17 @@ import numpy as np
 import pytest
 
 from einsum import CascadeError
-from sim._exp import ExpUnit
-from sim._fixed import Fixed, FixedType
-from sim._gelu import GeluUnit, gelu_erf, gelu_tanh
-from sim._layernorm import LayerNormUnit
-from sim._reciprocal import ReciprocalUnit
-from sim._softmax import OnlineSoftmax
+from sim import (
+    ExpUnit,
+    Fixed,
+    FixedType,
+    GeluUnit,
+    LayerNormUnit,
+    OnlineSoftmax,
+    ReciprocalUnit,
+    gelu_erf,
+    gelu_tanh,
+)
 
 
 def test_gelu_reproduces_edge_moe_error() -> None:

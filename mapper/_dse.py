@@ -3,7 +3,7 @@
 Each block is mapped by the mapping search (latency objective) and blocks run one after
 another; the hardware (and its FPGA resources) is shared by all blocks.
 
->>> from mapper import architecture
+>>> from sim import architecture
 >>> r = map_network("vit-edge-moe", architecture("zcu102"))
 >>> r["resources"]["fits"], r["latency"]["cycles_per_image"] > 1_000_000
 (True, True)
@@ -14,10 +14,10 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from mapper._arch import Architecture
-from mapper._network import network
-from mapper._search import search
-from sim._resources import design_resources
+from sim import Architecture, design_resources
+
+from ._network import network
+from ._search import search
 
 __all__ = ["dse", "map_network", "pareto"]
 

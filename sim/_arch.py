@@ -1,6 +1,6 @@
 """Spatial-array architectures: compute units, memory levels, energy and area tables.
 
-Specs are YAML presets in ``mapper/presets``, validated into frozen dataclasses before any
+Specs are YAML presets in ``sim/presets``, validated into frozen dataclasses before any
 object is built. A preset may start ``like: other`` and override fields of ``other``.
 
 >>> arch = architecture("fusemax")
@@ -20,8 +20,7 @@ from typing import Any
 
 import yaml
 
-from einsum import CascadeError
-from einsum._operators import OP_KINDS
+from einsum import OP_KINDS, CascadeError
 
 __all__ = [
     "Architecture",
@@ -35,9 +34,9 @@ __all__ = [
     "Unit",
     "architecture",
     "architecture_names",
+    "device_names",
     "fpga_device",
 ]
-
 
 
 def _positive(value: Any, what: str, *, integer: bool = False) -> None:
@@ -289,17 +288,17 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def _raw(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
-    path = resources.files("mapper").joinpath("presets", f"{name}.yaml")
+    path = resources.files("sim").joinpath("presets", f"{name}.yaml")
     if not path.is_file():
         raise CascadeError(f"unknown architecture {name!r}; known: "
                            f"{', '.join(architecture_names())}")
     data = yaml.safe_load(path.read_text("utf-8"))
     if not isinstance(data, dict):
-        raise CascadeError(f"mapper/presets/{name}.yaml must be a mapping")
+        raise CascadeError(f"sim/presets/{name}.yaml must be a mapping")
     like = data.pop("like", None)
     if like is not None:
         if like in seen:
-            raise CascadeError(f"mapper/presets/{name}.yaml: 'like' loops back to {like}")
+            raise CascadeError(f"sim/presets/{name}.yaml: 'like' loops back to {like}")
         data = _merge(_raw(like, (*seen, name)), data)
     return data
 
@@ -335,7 +334,7 @@ def _build(data: dict[str, Any], file: str) -> Architecture:
 
 @cache
 def _devices() -> dict[str, Any]:
-    text = resources.files("mapper").joinpath("devices.yaml").read_text("utf-8")
+    text = resources.files("sim").joinpath("devices.yaml").read_text("utf-8")
     return yaml.safe_load(text)
 
 
@@ -344,7 +343,7 @@ def device_names() -> tuple[str, ...]:
 
 
 def fpga_device(name: str) -> Device:
-    """An FPGA part from ``mapper/devices.yaml``: ``fpga_device("zcu102").dsp == 2520``."""
+    """An FPGA part from ``sim/devices.yaml``: ``fpga_device("zcu102").dsp == 2520``."""
     fields = _devices().get(name)
     if fields is None:
         raise CascadeError(f"unknown FPGA device {name!r}; known: {', '.join(_devices())}")
@@ -353,11 +352,11 @@ def fpga_device(name: str) -> Device:
 
 @cache
 def _preset(name: str) -> Architecture:
-    return _build(_raw(name), f"mapper/presets/{name}.yaml")
+    return _build(_raw(name), f"sim/presets/{name}.yaml")
 
 
 def architecture_names() -> tuple[str, ...]:
-    folder = resources.files("mapper").joinpath("presets")
+    folder = resources.files("sim").joinpath("presets")
     return tuple(sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml")))
 
 

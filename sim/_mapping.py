@@ -15,7 +15,8 @@ A mapping is data (YAML or JSON round-trip):
 * ``memory``: ``overlapped`` (DRAM transfers hide under all compute) or ``per_stage``
   (each stage waits for its own transfers, as unfused operators do).
 
->>> m = study_mapping("fusemax", "binding")
+>>> m = mapping_from_dict({"name": "qk",
+...                        "bindings": {"QK": {"unit": "array2d", "spatial": ["M0", "P"]}}})
 >>> m.bindings["QK"].unit, m.bindings["QK"].spatial
 ('array2d', ('M0', 'P'))
 """
@@ -23,15 +24,11 @@ A mapping is data (YAML or JSON round-trip):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from typing import Any
-
-import yaml
 
 from einsum import CascadeError
 
-__all__ = ["Binding", "Mapping", "Stage", "mapping_from_dict", "study", "study_mapping"]
+__all__ = ["Binding", "Mapping", "Stage", "mapping_from_dict"]
 
 _PLACEMENTS = ("dram", "spill")
 _MEMORY = ("overlapped", "per_stage")
@@ -148,25 +145,3 @@ def mapping_from_dict(data: dict[str, Any]) -> Mapping:
                        stages=tuple(stages), memory=data.get("memory", "overlapped"))
     except (KeyError, TypeError, AttributeError) as error:
         raise CascadeError(f"malformed mapping: {error!r}") from None
-
-
-@cache
-def _studies() -> dict[str, Any]:
-    folder = resources.files("mapper").joinpath("studies")
-    return {p.name[:-5]: yaml.safe_load(p.read_text("utf-8"))
-            for p in folder.iterdir() if p.name.endswith(".yaml")}
-
-
-def study(name: str) -> dict[str, Any]:
-    """A study preset: configurations of (cascade, architecture, mapping)."""
-    found = _studies().get(name)
-    if found is None:
-        raise CascadeError(f"unknown study {name!r}; known: {', '.join(sorted(_studies()))}")
-    return found
-
-
-def study_mapping(study_name: str, configuration: str) -> Mapping:
-    for config in study(study_name)["configurations"]:
-        if config["name"] == configuration:
-            return mapping_from_dict(config["mapping"])
-    raise CascadeError(f"study {study_name} has no configuration {configuration!r}")

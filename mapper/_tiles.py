@@ -1,0 +1,105 @@
+"""Tile choice: turn a mapping's ``auto`` tiles into numbers.
+
+For each group of stages that shares the buffer, every combination of power-of-two tiles
+of its ``auto`` ranks is costed at once with the cost rules (occupancy, spills, DRAM
+traffic over arrays of candidates); the tiling that fits with the least DRAM traffic wins,
+and among equals the largest tiles (in the order the mapping names them). The result is a
+mapping with only numbers, which :func:`sim.evaluate` costs exactly as printed.
+
+>>> from einsum import load, model
+>>> from sim import architecture, workload
+>>> from mapper import study_mapping
+>>> w = workload(load("fusemax"), model("bert").shapes(1024), batch=64, heads=12)
+>>> resolve_tiles(w, architecture("fusemax"), study_mapping("fusemax", "binding")).tiles
+{'P': 1024}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass
+
+import numpy as np
+
+from einsum import Cascade
+from sim import (
+    Architecture,
+    Mapping,
+    Plan,
+    Report,
+    Workload,
+    buffer_plan,
+    dram_words,
+    evaluate_workload,
+    plan_groups,
+    resolved_tiles,
+    stage_index,
+    workload,
+)
+
+__all__ = ["Evaluated", "evaluate_mapping", "resolve_tiles"]
+
+
+def _powers(size: int) -> np.ndarray:
+    return 2 ** np.arange(size.bit_length(), dtype=np.int64)
+
+
+def resolve_tiles(w: Workload, arch: Architecture, mapping: Mapping) -> Mapping:
+    """``mapping`` with every ``auto`` tile chosen (unchanged if there is none). Where no
+    tiling fits, the smallest is kept and :func:`sim.evaluate` says what does not fit."""
+    groups = plan_groups(mapping)
+    if not any(t == "auto" for _s, _l, wanted in groups for t in wanted.values()):
+        return mapping
+    stage_of = stage_index(w.cascade, mapping)
+    chosen: list[dict[str, int]] = []
+    for _stages, _loops, wanted in groups:
+        chosen.append({r: 1 if t == "auto" else int(t) for r, t in
+                       resolved_tiles(mapping, {r: 1 if t == "auto" else t
+                                                for r, t in wanted.items()}, w.sizes).items()})
+    for g, (stages, _loops, wanted) in enumerate(groups):
+        auto = [r for r, t in wanted.items() if t == "auto"]
+        if not auto:
+            continue
+        axes = np.meshgrid(*(_powers(w.sizes[r]) for r in auto), indexing="ij")
+        grid = {r: a.reshape(-1) for r, a in zip(auto, axes, strict=True)}
+        plans: dict[int, Plan] = {}
+        for h, (other_stages, other_loops, _wanted) in enumerate(groups):
+            tiles = {**chosen[h], **grid} if h == g else chosen[h]
+            plans.update(dict.fromkeys(other_stages, buffer_plan(
+                w, arch, mapping, stage_of, other_stages, other_loops, tiles)))
+        plan = plans[min(stages)]
+        traffic = sum(dram_words(w, mapping, stage_of, plans)[0].values(), start=0)
+        traffic = np.broadcast_to(np.asarray(traffic, dtype=float), plan.fits.shape)
+        fits = np.flatnonzero(plan.fits)
+        if fits.size == 0:
+            continue
+        # Least traffic first, then the largest tiles in the order the mapping names them.
+        keys = [*(-grid[r][fits] for r in reversed(auto)), traffic[fits]]
+        best = fits[np.lexsort(keys)[0]]
+        chosen[g].update({r: int(grid[r][best]) for r in auto})
+    if mapping.memory == "per_stage":
+        stages = list(mapping.stages)
+        for (group_stages, _loops, _wanted), tiles in zip(groups, chosen, strict=True):
+            (i,) = group_stages
+            stages[i] = dataclasses.replace(stages[i], tiles=dict(tiles))
+        return dataclasses.replace(mapping, tiles={}, stages=tuple(stages))
+    return dataclasses.replace(mapping, tiles=dict(chosen[0]))
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """A given mapping with its tiles chosen, and its cost."""
+
+    mapping: Mapping
+    report: Report
+
+
+def evaluate_mapping(cascade: Cascade, arch: Architecture, mapping: Mapping,
+                     shapes: MappingABC[str, int], *, batch: int = 1,
+                     heads: int = 1) -> Evaluated:
+    """Cost of a given mapping (no search), its ``auto`` tiles chosen first; the returned
+    mapping holds only numbers and :func:`sim.evaluate` of it gives the same report."""
+    w = workload(cascade, shapes, batch=batch, heads=heads)
+    chosen = resolve_tiles(w, arch, mapping)
+    return Evaluated(chosen, evaluate_workload(w, arch, chosen))

@@ -1,0 +1,185 @@
+"""The one cost core: what the search scores is what evaluate says, off the showcase points;
+regressions for the wrong answers the model used to give; physics as properties."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from einsum import load, model
+from mapper import scored_candidates, search, search_workload
+from sim import Architecture, architecture, evaluate, evaluate_workload, workload
+
+ALGORITHMS = ("fusemax", "one_pass", "three_pass", "two_pass_deferred", "gqa", "causal",
+              "sliding_window", "linear_attention", "split_k", "mla")
+
+
+def _shapes(name: str, seq: int, head: int = 16) -> tuple[dict[str, int], int]:
+    """Small shapes of a library cascade: its ranks at ``seq`` keys and queries."""
+    cascade = load(name)
+    shapes, instances = dataclasses.replace(model("llama-3-8b"), batch=2).workload(cascade, seq)
+    for rank in ("E", "F", "D", "C", "L"):
+        if rank in shapes:
+            shapes[rank] = head
+    return shapes, instances
+
+
+def _arch(preset: str, array: int, buffer_kib: int, bandwidth: float) -> Architecture:
+    return architecture(preset, array=array, buffer_mib=buffer_kib / 1024,
+                        bandwidth_gib_s=bandwidth)
+
+
+architectures = st.builds(_arch, st.sampled_from(["fusemax", "flat"]),
+                          st.sampled_from([4, 8, 16, 64]),
+                          st.sampled_from([1, 4, 64, 4096]),
+                          st.sampled_from([1.0, 50.0, 400.0]))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(ALGORITHMS), seq=st.sampled_from([64, 96, 256]),
+       arch=architectures, objective=st.sampled_from(["latency", "energy", "edp"]))
+def test_every_scored_candidate_is_what_evaluate_says(name: str, seq: int, arch: Architecture,
+                                                      objective: str) -> None:
+    shapes, instances = _shapes(name, seq)
+    w = workload(load(name), shapes, batch=instances)
+    checked = 0
+    for candidate in scored_candidates(w, arch, objective=objective, every=7):
+        report = evaluate_workload(w, arch, candidate.mapping)
+        assert report.cycles == candidate.cycles
+        assert report.energy_j == pytest.approx(candidate.energy_j, rel=1e-9)
+        checked += 1
+        if checked == 40:
+            break
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(ALGORITHMS), arch=architectures,
+       objective=st.sampled_from(["latency", "energy", "edp"]))
+def test_the_search_beats_every_candidate_it_scored(name: str, arch: Architecture,
+                                                   objective: str) -> None:
+    shapes, instances = _shapes(name, 128)
+    w = workload(load(name), shapes, batch=instances)
+    found = search_workload(w, arch, objective=objective, keep=3)
+    score = {"latency": lambda c, e: (c, e), "energy": lambda c, e: (e, c),
+             "edp": lambda c, e: (c * e, c)}[objective]
+    best = score(found.report.cycles, found.report.energy_j)
+    for candidate in scored_candidates(w, arch, objective=objective):
+        mine = score(candidate.cycles, candidate.energy_j)
+        assert best[0] <= mine[0] * (1 + 1e-12)
+    for runner in found.runners_up:
+        again = evaluate_workload(w, arch, runner.mapping)
+        assert (again.cycles, again.energy_j) == (runner.cycles,
+                                                  pytest.approx(runner.energy_j, rel=1e-9))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(ALGORITHMS), seq=st.sampled_from([64, 200, 512]),
+       arch=architectures)
+def test_physics_of_every_mapping(name: str, seq: int, arch: Architecture) -> None:
+    shapes, instances = _shapes(name, seq)
+    cascade = load(name)
+    w = workload(cascade, shapes, batch=instances)
+    layout = w.layout
+    compulsory = sum(w.words(layout.ranks[t]) for t in (*layout.inputs, *layout.outputs))
+    compulsory_bytes = compulsory * arch.word_bytes * instances
+    per_cycle = arch.dram.bandwidth_bytes_per_s / arch.clock_hz
+    for candidate in scored_candidates(w, arch, every=11):
+        r = evaluate_workload(w, arch, candidate.mapping)
+        assert r.cycles >= r.compute_cycles
+        assert r.cycles >= math.ceil(r.dram_bytes / per_cycle)
+        assert r.buffer_bytes <= r.buffer_capacity_bytes
+        assert sum(r.buffer_bytes_by_tensor.values()) <= r.buffer_capacity_bytes
+        assert all(0 <= u <= 1 + 1e-12 for u in r.utilisation.values())
+        assert r.dram_bytes >= compulsory_bytes or any(
+            f.masked for f in w.facts.values())
+        dram_pj = r.dram_bytes * 8 / arch.dram.access_bits * arch.dram.energy_pj_per_access
+        assert r.energy_pj["dram"] == pytest.approx(dram_pj)
+        assert r.energy_j * 1e12 >= dram_pj
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(ALGORITHMS), arch=architectures,
+       change=st.sampled_from(["array", "buffer_mib", "bandwidth_gib_s", "clock_mhz"]))
+def test_less_hardware_never_helps(name: str, arch: Architecture, change: str) -> None:
+    shapes, instances = _shapes(name, 256)
+    cascade = load(name)
+    smaller = {"array": max(1, arch.units["array1d"].shape[0] // 2),
+               "buffer_mib": arch.global_buffer.capacity_bytes / 2**20 / 4,
+               "bandwidth_gib_s": arch.dram.bandwidth_bytes_per_s / 2**30 / 4,
+               "clock_mhz": arch.clock_mhz / 2}[change]
+    less = arch.replace(**{change: smaller})
+    big = search(cascade, arch, shapes, batch=instances)
+    small = search(cascade, less, shapes, batch=instances)
+    if change == "clock_mhz":
+        assert small.report.seconds >= big.report.seconds
+    else:
+        assert small.report.cycles >= big.report.cycles
+
+
+def test_spilled_recurrence_state_is_written_and_read_every_step() -> None:
+    # 32 KiB holds the staged K and V tiles but not the running max, sum and numerator of
+    # 4096 query rows: what spills goes out and comes back at every key tile.
+    shapes = {"E": 64, "F": 64, "M": 4096, "P": 4096, "M0": 64}
+    arch = architecture("fusemax", buffer_mib=1 / 32)
+    w = workload(load("fusemax"), shapes)
+    found = search_workload(w, arch)
+    r = found.report
+    spilled = {t: f for t, f in r.spilled.items() if t in ("RM", "RD", "RNV") and f > 0}
+    if spilled:
+        steps = 2 * shapes["M"] // shapes["M0"] - 1
+        rows = shapes["P"]
+        for t, fraction in spilled.items():
+            words = rows * (shapes["F"] if t == "RNV" else 1)
+            assert r.dram_bytes_by_tensor[t] == math.ceil(words * fraction) * steps * 2
+    else:  # the search tiles the queries instead, and Q, K, V, AV move once per tile
+        assert found.mapping.tiles
+    # Either way the state is never free: forcing it on chip at this size does not fit.
+    forced = dataclasses.replace(found.mapping, placement={}, dram_loops=("M1",), tiles={})
+    with pytest.raises(Exception, match="needs .* B of global buffer"):
+        evaluate_workload(w, arch, forced)
+
+
+def test_spilled_state_costs_traffic_when_the_mapping_insists() -> None:
+    # Narrow queries, wide values: 64 query rows of Q fit in 16 KiB, their 64 x 258 words
+    # of running state do not, so most of RNV spills and goes out and back every key tile.
+    shapes = {"E": 4, "F": 256, "M": 4096, "P": 4096, "M0": 16}
+    arch = architecture("fusemax", buffer_mib=1 / 64)
+    w = workload(load("fusemax"), shapes)
+    found = search_workload(w, arch)
+    tiled = dataclasses.replace(found.mapping, dram_loops=("P", "M1"), tiles={"P": 64})
+    r = evaluate_workload(w, arch, tiled)
+    assert r.spilled["RNV"] > 0.4
+    expected = math.ceil(shapes["P"] * shapes["F"] * r.spilled["RNV"])
+    assert r.dram_bytes_by_tensor["RNV"] == expected * (2 * 256 - 1) * 2
+    assert r.buffer_bytes <= r.buffer_capacity_bytes
+    assert r.dram_bytes_by_tensor["RNV"] > r.dram_bytes_by_tensor["V"]
+
+
+@pytest.mark.parametrize("capacity", [4094, 4095, 4096, 4097, 10_001])
+def test_occupancy_never_exceeds_capacity_by_a_byte(capacity: int) -> None:
+    shapes = {"E": 16, "F": 16, "M": 1024, "P": 1024, "M0": 16}
+    arch = architecture("fusemax")
+    arch = dataclasses.replace(arch, global_buffer=dataclasses.replace(
+        arch.global_buffer, capacity_bytes=capacity))
+    w = workload(load("fusemax"), shapes)
+    for candidate in scored_candidates(w, arch, every=3):
+        r = evaluate_workload(w, arch, candidate.mapping)
+        assert r.buffer_bytes <= capacity
+        assert sum(r.buffer_bytes_by_tensor.values()) <= capacity
+
+
+def test_energy_objective_finds_the_least_energy_of_all_it_scored() -> None:
+    shapes = model("bert").shapes(4096)
+    arch = architecture("fusemax")
+    w = workload(load("fusemax"), shapes, batch=64, heads=12)
+    frugal = search_workload(w, arch, objective="energy")
+    least = min(c.energy_j for c in scored_candidates(w, arch, objective="energy"))
+    assert frugal.report.energy_j == pytest.approx(least, rel=1e-12)
+    fast = search_workload(w, arch, objective="latency")
+    assert frugal.report.energy_j <= fast.report.energy_j
+    assert evaluate(load("fusemax"), arch, frugal.mapping, shapes, batch=64,
+                    heads=12).energy_j == frugal.report.energy_j
