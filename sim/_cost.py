@@ -216,6 +216,9 @@ class Held:
     ranks: tuple[str, ...]
     whole_stream: bool
     """Kept whole along the stream rank (an intermediate read by a later pass)."""
+    carried: bool = False
+    """Lives across the whole stream (a recurrence's state, an intermediate read by a later
+    pass): every tile of it that a loop inside the stream loop visits is live at once."""
 
 
 @dataclass(frozen=True)
@@ -294,11 +297,11 @@ def _held(w: Workload, mapping: Mapping, stage_of: dict[str, int], stages: froze
         rank = layout.iterative.get(f.name)
         if rank is not None:
             held[f.name] = Held(f.name, tuple(r for r in layout.ranks[f.name] if r != rank),
-                                False)
+                                False, carried=True)
     for tensor in _between_passes(w, mapping, stage_of):
         users = {stage_of.get(tensor)} | {stage_of.get(c.name) for c in _consumers(w, tensor)}
         if users & stages:
-            held[tensor] = Held(tensor, layout.ranks[tensor], True)
+            held[tensor] = Held(tensor, layout.ranks[tensor], True, carried=True)
     for f in members:
         if f.name in layout.outputs and f.reduced & set(loops):
             held[f.name] = Held(f.name, layout.ranks[f.name], False)
@@ -347,25 +350,25 @@ def buffer_plan(w: Workload, arch: Architecture, mapping: Mapping, stage_of: dic
     capacity = arch.global_buffer.capacity_bytes // arch.word_bytes
     spill = frozenset(t for t, where in mapping.placement.items() if where == "spill")
     stream = w.stream
+    first = next((i for i, r in enumerate(loops) if r in stream), len(loops))
+    inside = w.related(loops[first + 1:])
     occupancy: dict[str, Array] = {}
     for h in _held(w, mapping, stage_of, stages, loops):
         words: Array = 1
         for r in h.ranks:
-            words = words * (w.sizes[r] if h.whole_stream and r in stream
-                             else _extent(w, r, loops, tiles))
+            whole = (h.whole_stream and r in stream) or (h.carried and r in inside)
+            words = words * (w.sizes[r] if whole else _extent(w, r, loops, tiles))
         occupancy[h.tensor] = words
     fixed: Array = sum((v for t, v in occupancy.items() if t not in spill), start=0)
-    spilling: Array = sum((v for t, v in occupancy.items() if t in spill), start=0)
     room = np.maximum(capacity - fixed, 0)
-    kept = {}
-    for t, need in occupancy.items():
-        if t in spill:
-            # Whole words stay on chip, in proportion; rounding down keeps the sum within
-            # capacity exactly.
-            kept[t] = np.where(spilling <= room, need,
-                               need * room // np.maximum(spilling, 1))
-        else:
-            kept[t] = need
+    kept = {t: v for t, v in occupancy.items() if t not in spill}
+    # What spills is what costs least to spill: a recurrence's state goes out and back at
+    # every step, an intermediate once per pass, so the state keeps its room first.
+    order = sorted((t for t in occupancy if t in spill),
+                   key=lambda t: (t not in w.layout.iterative, list(occupancy).index(t)))
+    for t in order:
+        kept[t] = np.minimum(occupancy[t], room)
+        room = room - kept[t]
     return Plan(stages, loops, dict(tiles), occupancy, kept, fixed <= capacity, spill)
 
 

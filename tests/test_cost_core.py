@@ -4,15 +4,17 @@ regressions for the wrong answers the model used to give; physics as properties.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cascade import main
 from einsum import load, model
 from mapper import scored_candidates, search, search_workload
-from sim import Architecture, architecture, evaluate, evaluate_workload, workload
+from sim import Architecture, MappingError, architecture, evaluate, evaluate_workload, workload
 
 ALGORITHMS = ("fusemax", "one_pass", "three_pass", "two_pass_deferred", "gqa", "causal",
               "sliding_window", "linear_attention", "split_k", "mla")
@@ -139,7 +141,7 @@ def test_spilled_recurrence_state_is_written_and_read_every_step() -> None:
         assert found.mapping.tiles
     # Either way the state is never free: forcing it on chip at this size does not fit.
     forced = dataclasses.replace(found.mapping, placement={}, dram_loops=("M1",), tiles={})
-    with pytest.raises(Exception, match="needs .* B of global buffer"):
+    with pytest.raises(MappingError, match=r"needs .* B of global buffer"):
         evaluate_workload(w, arch, forced)
 
 
@@ -183,3 +185,45 @@ def test_energy_objective_finds_the_least_energy_of_all_it_scored() -> None:
     assert frugal.report.energy_j <= fast.report.energy_j
     assert evaluate(load("fusemax"), arch, frugal.mapping, shapes, batch=64,
                     heads=12).energy_j == frugal.report.energy_j
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    assert err == ""
+    return status, out
+
+
+def test_gqa_takes_its_heads_from_the_model_once(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out = _run(capsys, "map", "gqa", "--arch", "fusemax", "--model", "llama-3-8b",
+                       "--seq", "4096", "--json")
+    gqa = json.loads(out)["report"]
+    status_mha, out = _run(capsys, "map", "one_pass", "--arch", "fusemax", "--model",
+                           "llama-3-8b", "--seq", "4096", "--json")
+    mha = json.loads(out)["report"]
+    assert (status, status_mha) == (0, 0)
+    assert (gqa["shapes"]["G"], gqa["shapes"]["R"], gqa["instances"]) == (8, 4, 1)
+    assert mha["instances"] == 32
+    assert gqa["cycles"] <= mha["cycles"]
+    ops = {k: v * gqa["instances"] for k, v in json.loads(
+        _run(capsys, "analyze", "gqa", "--model", "llama-3-8b", "--seq", "4096",
+             "--json")[1])["ops_per_head"].items()}
+    assert ops == {k: v * 32 for k, v in json.loads(
+        _run(capsys, "analyze", "one_pass", "--model", "llama-3-8b", "--seq", "4096",
+             "--json")[1])["ops_per_head"].items()}
+
+
+def test_map_text_shows_where_every_tensor_lives(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out = _run(capsys, "map", "three_pass", "--arch", "flat", "--model", "bert",
+                       "--seq", "65536", "--buffer-mib", "1")
+    assert status == 0
+    lines = out.splitlines()
+    header = lines.index(next(x for x in lines if x.startswith("tensor ")))
+    end = lines.index("", header)
+    table = {x.split()[0]: x.split() for x in lines[header + 1:end]}
+    total = int(lines[0].split(" B from DRAM")[0].split()[-1].replace(",", ""))
+    assert sum(int(row[2].replace(",", "")) for row in table.values()) == total
+    held = int(lines[2].split("buffer ")[1].split()[0].replace(",", ""))
+    assert sum(int(row[1].replace(",", "")) for row in table.values()) == held
+    # FLAT keeps whole rows of QK and SN between passes: at 64K keys they spill.
+    assert table["QK"][3].endswith("%") and table["SN"][3].endswith("%")
