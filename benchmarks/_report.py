@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 
-def emit(result: dict[str, Any]) -> None:
+def emit(result: dict[str, Any], out: str | None = None) -> None:
+    """Print the result; save it to ``out``, or to the first command-line argument."""
     text = json.dumps(result, indent=2)
     print(text)
-    if len(sys.argv) > 1:
-        Path(sys.argv[1]).write_text(text + "\n")
+    path = out if out is not None else (sys.argv[1] if len(sys.argv) > 1 else None)
+    if path:
+        Path(path).write_text(text + "\n")

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cascade import main
-from einsum import load, model
+from einsum import load, model, validate
 from mapper import scored_candidates, search, search_workload
 from sim import Architecture, MappingError, architecture, evaluate, evaluate_workload, workload
 
@@ -24,8 +24,9 @@ def _shapes(name: str, seq: int, head: int = 16) -> tuple[dict[str, int], int]:
     """Small shapes of a library cascade: its ranks at ``seq`` keys and queries."""
     cascade = load(name)
     shapes, instances = dataclasses.replace(model("llama-3-8b"), batch=2).workload(cascade, seq)
+    used = validate(cascade).all_ranks()
     for rank in ("E", "F", "D", "C", "L"):
-        if rank in shapes:
+        if rank in used:
             shapes[rank] = head
     return shapes, instances
 
