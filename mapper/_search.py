@@ -43,13 +43,12 @@ from sim import (
     Report,
     Stage,
     Workload,
-    buffer_plans,
     buffer_reads,
     compute_rows,
-    dram_words,
     evaluate_workload,
     memory_energy,
     stage_index,
+    traffic_plan,
     workload,
 )
 
@@ -106,6 +105,7 @@ class _Scored:
     grid: np.ndarray
     cycles: np.ndarray
     energy_pj: np.ndarray
+    choices: int
 
 
 def _spatial_choices(f: EinsumFacts, axes: int,
@@ -182,27 +182,19 @@ def _loop_plan(w: Workload, arch: Architecture, loops: tuple[str, ...],
         mapping = resolve_tiles(w, arch, template)
         stage_of = stage_index(w.cascade, mapping)
         try:
-            plans = buffer_plans(w, arch, mapping, stage_of)
+            plans, traffic, _by_stage = traffic_plan(w, arch, mapping, stage_of)
         except MappingError as error:
             found = error
         else:
-            traffic = dram_words(w, mapping, stage_of, plans)[0]
-            found = _LoopPlan({r: int(t) for r, t in mapping.tiles.items()},
-                              {t: int(v) for t, v in traffic.items()},
+            found = _LoopPlan({r: int(t) for r, t in mapping.tiles.items()}, traffic,
                               frozenset(plans[0].occupancy))
         w.memo[key] = found
     return found
 
 
-def _unit_key(arch: Architecture, name: str) -> tuple[object, ...]:
-    unit = arch.units[name]
-    return (name, unit.shape, unit.systolic, unit.register_file,
-            tuple((k, op.cycles, op.energy_pj) for k, op in unit.ops.items()))
-
-
 def _compute(w: Workload, arch: Architecture, f: EinsumFacts, name: str,
              ) -> tuple[list[tuple[str, ...]], ComputeRows]:
-    key = ("compute", f.name, _unit_key(arch, name))
+    key = ("compute", f.name, arch.units[name].cost_key)
     found = w.memo.get(key)
     if found is None:
         spatials = _spatial_choices(f, len(arch.units[name].shape), w.sizes)
@@ -220,6 +212,8 @@ class _Combos:
     grid: np.ndarray
     busiest: np.ndarray
     energy_pj: np.ndarray
+    choices: int
+    """(unit, spatial) choices before dominated ones were dropped."""
 
 
 def _combos(w: Workload, arch: Architecture, held: frozenset[str],
@@ -229,23 +223,25 @@ def _combos(w: Workload, arch: Architecture, held: frozenset[str],
     gb = arch.global_buffer
     read_pj = (gb.read_pj_per_row or 0.0) / gb.row_values
     units = list(arch.units)
-    key = ("combos", held, objective, read_pj, tuple(_unit_key(arch, u) for u in units))
+    key = ("combos", held, objective, read_pj, tuple(arch.units[u].cost_key for u in units))
     found = w.memo.get(key)
     if found is not None:
         return found
     options = []
+    choices = 0
     for f in w.facts.values():
         unit_ids, spatials, cycles, energy = [], [], [], []
         for j, name in enumerate(units):
             if any(kind not in arch.units[name].ops for kind in f.ops):
                 continue
-            choices, r = _compute(w, arch, f, name)
+            spatial_choices, r = _compute(w, arch, f, name)
+            choices += len(spatial_choices)
             pj = (sum(r.energy_pj.values()) * w.instances
                   + buffer_reads(f, r, held) * w.instances * read_pj)
             pj = np.broadcast_to(np.asarray(pj, dtype=float), r.cycles.shape)
             for k in _pareto(r.cycles, pj):
                 unit_ids.append(j)
-                spatials.append(choices[k])
+                spatials.append(spatial_choices[k])
                 cycles.append(int(r.cycles[k]))
                 energy.append(float(pj[k]))
         if not unit_ids:
@@ -264,7 +260,7 @@ def _combos(w: Workload, arch: Architecture, held: frozenset[str],
         per_unit[np.arange(len(o.cycles)), o.units] = o.cycles
         load += per_unit[grid[:, i]]
         energy_pj = energy_pj + o.energy_pj[grid[:, i]]
-    found = _Combos(tuple(options), grid, load.max(axis=1), energy_pj)
+    found = _Combos(tuple(options), grid, load.max(axis=1), energy_pj, choices)
     w.memo[key] = found
     return found
 
@@ -290,7 +286,7 @@ def _score_orders(w: Workload, arch: Architecture, objective: str,
         combos = _combos(w, arch, plan.held, objective)
         total = np.maximum(combos.busiest * w.instances, dram)
         yield _Scored(loops, plan.tiles, combos.options, combos.grid, total,
-                      combos.energy_pj + fixed_pj)
+                      combos.energy_pj + fixed_pj, combos.choices)
 
 
 def _trim(options: list[_Options], objective: str) -> list[_Options]:
@@ -302,6 +298,17 @@ def _trim(options: list[_Options], objective: str) -> list[_Options]:
         options[i] = _Options(o.units[keep], tuple(o.spatials[k] for k in keep),
                               o.cycles[keep], o.energy_pj[keep])
     return options
+
+
+def _first(keys: list[np.ndarray], count: int) -> np.ndarray:
+    """Indices of the ``count`` smallest rows under lexicographic ``keys`` (most significant
+    last); a linear scan when only the best is wanted."""
+    if count > 1:
+        return np.lexsort(keys)[:count]
+    rows = np.arange(len(keys[0]))
+    for key in reversed(keys):
+        rows = rows[key[rows] == key[rows].min()]
+    return rows[:1]
 
 
 def _mapping(w: Workload, arch: Architecture, scored: _Scored, row: int) -> Mapping:
@@ -343,7 +350,7 @@ def search_workload(w: Workload, arch: Architecture, *, objective: str = "latenc
             continue
         evaluated += len(scored.grid)
         keys = _key(objective, scored.cycles, scored.energy_pj)
-        for k in np.lexsort(keys)[:keep + 1]:
+        for k in _first(keys, keep + 1):
             best.append((tuple(float(key[k]) for key in reversed(keys)), scored, int(k)))
     if not best:
         raise MappingError(f"no mapping of {w.cascade.name} fits {arch.name}; the last DRAM "
@@ -364,9 +371,7 @@ def search_workload(w: Workload, arch: Architecture, *, objective: str = "latenc
             seen.add(text)
             runners.append(candidate)
     # Options dominated in both cycles and energy on their unit, under the winner's loops.
-    pruned = sum(len(_spatial_choices(f, len(u.shape), w.sizes))
-                 for f in w.facts.values() for u in arch.units.values()
-                 if all(k in u.ops for k in f.ops)) - sum(len(o.cycles) for o in scored.options)
+    pruned = scored.choices - sum(len(o.cycles) for o in scored.options)
     return SearchResult(mapping, report, tuple(runners), evaluated, pruned,
                         time.perf_counter() - start)
 

@@ -46,6 +46,7 @@ from ._cost import (
     plan_groups,
     resolved_tiles,
     stage_index,
+    traffic_plan,
 )
 from ._encoder import ENCODER_ATTENTION, WEIGHT_NAMES, EncoderLayer
 from ._exp import ExpUnit
@@ -137,6 +138,7 @@ __all__ = [
     "softmax_config",
     "stage_index",
     "table_luts",
+    "traffic_plan",
     "unit_resources",
     "workload",
 ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
@@ -156,6 +156,12 @@ class Unit:
                                    f"{', '.join(OP_KINDS)}")
         if self.area_um2_per_pe is not None:
             _positive(self.area_um2_per_pe, f"unit {self.name}: area_um2_per_pe")
+
+    @cached_property
+    def cost_key(self) -> tuple[object, ...]:
+        """Everything of the unit that its compute cost depends on, hashable (for caches)."""
+        return (self.name, self.shape, self.systolic, self.register_file,
+                tuple((k, op.cycles, op.energy_pj) for k, op in self.ops.items()))
 
     @property
     def pes(self) -> int:

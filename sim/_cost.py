@@ -68,6 +68,7 @@ __all__ = [
     "plan_groups",
     "resolved_tiles",
     "stage_index",
+    "traffic_plan",
 ]
 
 Array = Any
@@ -157,7 +158,8 @@ def _ceil(a: Array, b: Array) -> Array:
 
 def compute_rows(f: EinsumFacts, arch: Architecture, unit_name: str,
                  spatials: Sequence[tuple[str, ...]], sizes: MappingABC[str, int], *,
-                 operands: str | None = None, mapping_name: str = "candidate") -> ComputeRows:
+                 operands: str | None = None, mapping_name: str = "candidate",
+                 memo: dict[Any, Any] | None = None) -> ComputeRows:
     """Cycles, steps and operand widths of ``f`` on ``unit_name`` for each spatial choice.
 
     Every point writes (or accumulates) its result in the PE's register file; when the
@@ -165,6 +167,9 @@ def compute_rows(f: EinsumFacts, arch: Architecture, unit_name: str,
     unit) every point also reads them there.
     """
     unit: Unit = arch.units[unit_name]
+    key = ("rows", f.name, unit.cost_key, tuple(spatials), operands)
+    if memo is not None and key in memo:
+        return memo[key]
     per_point = 0
     energy: dict[str, float] = {}
     for kind, count in f.ops.items():
@@ -200,9 +205,12 @@ def compute_rows(f: EinsumFacts, arch: Architecture, unit_name: str,
         widths.append([math.prod(min(axes[r], sizes[r]) for r in o.ranks if r in axes)
                        for o in f.operands])
     steps_array = np.array(steps, dtype=np.int64)
-    return ComputeRows(steps_array * per_point, steps_array,
+    rows = ComputeRows(steps_array * per_point, steps_array,
                        np.array(widths, dtype=np.int64).reshape(len(spatials), -1),
                        f.points * per_point, energy, reads, f.points)
+    if memo is not None:
+        memo[key] = rows
+    return rows
 
 
 # ----- buffer
@@ -511,6 +519,37 @@ def _stored_words(w: Workload, tensor: str) -> int:
     return touched(w.cascade, tensor, w.sizes, dict.fromkeys(ranks, 1), ranks)
 
 
+def _layout_key(mapping: Mapping) -> tuple[object, ...]:
+    """What of a mapping the buffer and the traffic depend on (not its bindings)."""
+    stages = tuple((s.einsums, s.drain, s.dram_loops,
+                    None if s.tiles is None else tuple(sorted(s.tiles.items())))
+                   for s in mapping.stages)
+    return (tuple(sorted(mapping.placement.items())), mapping.memory, stages,
+            mapping.dram_loops, tuple(sorted(mapping.tiles.items())))
+
+
+def traffic_plan(w: Workload, arch: Architecture, mapping: Mapping, stage_of: dict[str, int],
+                 ) -> tuple[dict[int, Plan], dict[str, int], dict[int, int]]:
+    """The buffer plans of a mapping with chosen tiles and its DRAM words by tensor and by
+    stage, remembered per workload (they depend on the buffer's size, not on bindings)."""
+    key = ("traffic", _layout_key(mapping), arch.global_buffer.capacity_bytes,
+           arch.word_bytes)
+    found = w.memo.get(key)
+    if found is None:
+        try:
+            plans = buffer_plans(w, arch, mapping, stage_of)
+        except MappingError as error:
+            w.memo[key] = error
+            raise
+        by_tensor, by_stage = dram_words(w, mapping, stage_of, plans)
+        found = (plans, {t: int(v) for t, v in by_tensor.items()},
+                 {s: int(v) for s, v in by_stage.items()})
+        w.memo[key] = found
+    if isinstance(found, MappingError):
+        raise found
+    return found
+
+
 # ----- the whole evaluation
 
 
@@ -540,7 +579,7 @@ def evaluate_workload(w: Workload, arch: Architecture, mapping: Mapping) -> Repo
             raise MappingError(f"mapping {mapping.name}: {arch.name} has no unit "
                                f"{binding.unit!r} (units: {', '.join(arch.units)})")
         row = compute_rows(f, arch, binding.unit, [binding.spatial], w.sizes,
-                           operands=binding.operands, mapping_name=mapping.name)
+                           operands=binding.operands, mapping_name=mapping.name, memo=w.memo)
         rows[f.name] = row
         reports[f.name] = EinsumReport(f.name, binding.unit, int(row.cycles[0]), row.busy,
                                        dict(f.ops), stage_of[f.name])
@@ -550,9 +589,7 @@ def evaluate_workload(w: Workload, arch: Architecture, mapping: Mapping) -> Repo
                            (f"{binding.unit}.rf.writes", row.rf_writes)):
             accesses[key] = accesses.get(key, 0) + count * instances
 
-    plans = buffer_plans(w, arch, mapping, stage_of)
-    traffic, traffic_by_stage = dram_words(w, mapping, stage_of, plans)
-    traffic = {t: int(v) for t, v in traffic.items()}
+    plans, traffic, traffic_by_stage = traffic_plan(w, arch, mapping, stage_of)
     word = arch.word_bytes
     dram_bytes_per_head = sum(traffic.values()) * word
     per_cycle = arch.dram.bandwidth_bytes_per_s / arch.clock_hz
