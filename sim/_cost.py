@@ -121,6 +121,8 @@ class Report:
     einsums: tuple[EinsumReport, ...] = field(default=())
     buffer_bytes_by_tensor: dict[str, int] = field(default_factory=dict)
     """Bytes each tensor holds in the global buffer (its on-chip part when spilled)."""
+    live_state: dict[str, object] = field(default_factory=dict)
+    """What the algorithm keeps on chip while the stream goes by (``einsum.analyze``)."""
 
     @property
     def energy_j(self) -> float:
@@ -642,7 +644,7 @@ def evaluate_workload(w: Workload, arch: Architecture, mapping: Mapping) -> Repo
         tiles=tiles, spilled=spilled, energy_pj=energy,
         energy_modelled=arch.energy_modelled, accesses=accesses,
         area_mm2=arch.area_mm2, einsums=tuple(reports.values()),
-        buffer_bytes_by_tensor=held,
+        buffer_bytes_by_tensor=held, live_state=dict(w.analysis.live_state),
     )
 
 
