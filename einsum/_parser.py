@@ -8,8 +8,8 @@ One statement per line, ``#`` starts a comment:
 * a default shape, ``M0 = 256``;
 * declarations ``input Q[e,p], K[e,m]``, ``output AV[f,p]`` and ``stream M``.
 
->>> c = parse_text("GM[p] = QK[m,p] reduce max over m", name="demo")
->>> str(c.einsums[0].expr)
+>>> statements = parse_statements("GM[p] = QK[m,p] reduce max over m")
+>>> str(statements.einsums[0].expr)
 'QK[m,p]'
 """
 
