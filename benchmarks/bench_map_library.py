@@ -12,7 +12,7 @@ import time
 
 from _report import emit
 
-from einsum import library_names, load, model
+from einsum import CascadeError, library_names, load, model, table_shape
 from mapper import search
 from sim import MappingError, architecture
 
@@ -30,9 +30,12 @@ def main() -> None:
             start = time.perf_counter()
             try:
                 shapes, instances = bert.workload(cascade, seq)
+                # Ranks a model does not size (agents, latents, windows) at the catalog's.
+                shapes = {**{r: v for r, v in table_shape(cascade).items()
+                             if r not in shapes and r not in ("M", "P")}, **shapes}
                 found = search(cascade, arch, shapes, batch=bert.batch,
                                heads=instances // bert.batch)
-            except MappingError as error:
+            except (MappingError, CascadeError) as error:
                 row[str(seq)] = {"error": error.message}
                 continue
             row[str(seq)] = {"seconds": round(time.perf_counter() - start, 3),

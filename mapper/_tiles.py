@@ -45,6 +45,32 @@ def _powers(size: int) -> np.ndarray:
     return 2 ** np.arange(size.bit_length(), dtype=np.int64)
 
 
+def _choose(w: Workload, arch: Architecture, mapping: Mapping, stage_of: dict[str, int],
+            groups: list[tuple[frozenset[int], tuple[str, ...], dict[str, int | str]]],
+            chosen: list[dict[str, int]], g: int, ranks: list[str]) -> None:
+    """Set the tiles of ``ranks`` in group ``g``: every power-of-two combination is costed
+    at once; the one that fits with the least DRAM traffic wins, then the largest tiles in
+    the order the mapping names them. Nothing changes where none fits."""
+    if not ranks:
+        return
+    axes = np.meshgrid(*(_powers(w.sizes[r]) for r in ranks), indexing="ij")
+    grid = {r: a.reshape(-1) for r, a in zip(ranks, axes, strict=True)}
+    plans: dict[int, Plan] = {}
+    for h, (stages, loops, _wanted) in enumerate(groups):
+        tiles = {**chosen[h], **grid} if h == g else chosen[h]
+        plans.update(dict.fromkeys(stages, buffer_plan(w, arch, mapping, stage_of, stages,
+                                                       loops, tiles)))
+    plan = plans[min(groups[g][0])]
+    traffic = sum(dram_words(w, mapping, stage_of, plans)[0].values(), start=0)
+    traffic = np.broadcast_to(np.asarray(traffic, dtype=float), plan.fits.shape)
+    fits = np.flatnonzero(plan.fits)
+    if fits.size == 0:
+        return
+    keys = [*(-grid[r][fits] for r in reversed(ranks)), traffic[fits]]
+    best = fits[np.lexsort(keys)[0]]
+    chosen[g].update({r: int(grid[r][best]) for r in ranks})
+
+
 def resolve_tiles(w: Workload, arch: Architecture, mapping: Mapping) -> Mapping:
     """``mapping`` with every ``auto`` tile chosen (unchanged if there is none). Where no
     tiling fits, the smallest is kept and :func:`sim.evaluate` says what does not fit."""
@@ -57,27 +83,17 @@ def resolve_tiles(w: Workload, arch: Architecture, mapping: Mapping) -> Mapping:
         chosen.append({r: 1 if t == "auto" else int(t) for r, t in
                        resolved_tiles(mapping, {r: 1 if t == "auto" else t
                                                 for r, t in wanted.items()}, w.sizes).items()})
-    for g, (stages, _loops, wanted) in enumerate(groups):
+    # Masked traffic is counted block by block, so a masked workload is not scored on the
+    # whole grid of tilings at once: one rank's tiles at a time, the others held, twice.
+    masked = any(f.masked for f in w.facts.values())
+    for g, (_stages, _loops, wanted) in enumerate(groups):
         auto = [r for r, t in wanted.items() if t == "auto"]
-        if not auto:
+        if not masked or len(auto) < 2:
+            _choose(w, arch, mapping, stage_of, groups, chosen, g, auto)
             continue
-        axes = np.meshgrid(*(_powers(w.sizes[r]) for r in auto), indexing="ij")
-        grid = {r: a.reshape(-1) for r, a in zip(auto, axes, strict=True)}
-        plans: dict[int, Plan] = {}
-        for h, (other_stages, other_loops, _wanted) in enumerate(groups):
-            tiles = {**chosen[h], **grid} if h == g else chosen[h]
-            plans.update(dict.fromkeys(other_stages, buffer_plan(
-                w, arch, mapping, stage_of, other_stages, other_loops, tiles)))
-        plan = plans[min(stages)]
-        traffic = sum(dram_words(w, mapping, stage_of, plans)[0].values(), start=0)
-        traffic = np.broadcast_to(np.asarray(traffic, dtype=float), plan.fits.shape)
-        fits = np.flatnonzero(plan.fits)
-        if fits.size == 0:
-            continue
-        # Least traffic first, then the largest tiles in the order the mapping names them.
-        keys = [*(-grid[r][fits] for r in reversed(auto)), traffic[fits]]
-        best = fits[np.lexsort(keys)[0]]
-        chosen[g].update({r: int(grid[r][best]) for r in auto})
+        for _sweep in range(2):
+            for rank in auto:
+                _choose(w, arch, mapping, stage_of, groups, chosen, g, [rank])
     if mapping.memory == "per_stage":
         stages = list(mapping.stages)
         for (group_stages, _loops, _wanted), tiles in zip(groups, chosen, strict=True):

@@ -430,6 +430,16 @@ def _refetch(w: Workload, ranks: tuple[str, ...], plan: Plan) -> Array:
     return count
 
 
+def _touched(w: Workload, name: str, blocks: dict[str, int], measure: tuple[str, ...]) -> int:
+    # The same blocks recur across loop orders, tilings and operands: count them once.
+    key = ("touched", name, tuple(sorted(blocks.items())), measure)
+    found = w.memo.get(key)
+    if found is None:
+        found = touched(w.cascade, name, w.sizes, blocks, measure)
+        w.memo[key] = found
+    return found
+
+
 def _masked_reads(w: Workload, f: EinsumFacts, ranks: tuple[str, ...], plan: Plan) -> Array:
     """Words of an operand with ``ranks`` (as ``f`` indexes it) that a sparse ``f`` reads:
     a tile is fetched only where its block of the loop nest holds a computed point."""
@@ -439,8 +449,8 @@ def _masked_reads(w: Workload, f: EinsumFacts, ranks: tuple[str, ...], plan: Pla
     tiles = [np.asarray(plan.tiles.get(r, 1)) for r in outer]
     shape = np.broadcast_shapes(*(t.shape for t in tiles)) if tiles else ()
     flat = [np.broadcast_to(t, shape).reshape(-1) for t in tiles]
-    words = [touched(w.cascade, f.name, w.sizes,
-                     {r: int(t[k]) for r, t in zip(outer, flat, strict=True)}, ranks)
+    words = [_touched(w, f.name, {r: int(t[k]) for r, t in zip(outer, flat, strict=True)},
+                      ranks)
              for k in range(int(np.prod(shape, dtype=np.int64)))]
     result = np.array(words, dtype=np.int64).reshape(shape)
     return result if shape else int(result)
@@ -518,7 +528,7 @@ def _stored_words(w: Workload, tensor: str) -> int:
     ranks = w.layout.ranks[tensor]
     if not f.masked:
         return w.words(ranks)
-    return touched(w.cascade, tensor, w.sizes, dict.fromkeys(ranks, 1), ranks)
+    return _touched(w, tensor, dict.fromkeys(ranks, 1), ranks)
 
 
 def _layout_key(mapping: Mapping) -> tuple[object, ...]:
