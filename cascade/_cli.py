@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,7 +77,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     checking = commands.add_parser("check", help="execute against exact attention")
     checking.add_argument("cascade", metavar="ALGO|FILE")
-    checking.add_argument("--seed", type=int, default=0)
+    checking.add_argument("--seed", type=_seed, default=0)
     checking.add_argument("--json", action="store_true")
 
     mapping = commands.add_parser("map", help="search the best mapping and report its cost")
@@ -85,10 +86,10 @@ def _build_parser() -> argparse.ArgumentParser:
                          help=f"architecture ({', '.join(architecture_names())})")
     _workload_arguments(mapping)
     mapping.add_argument("--objective", default="latency", choices=OBJECTIVES)
-    mapping.add_argument("--array", type=int, help="PEs per array axis")
-    mapping.add_argument("--buffer-mib", type=float, help="global buffer size in MiB")
-    mapping.add_argument("--bandwidth-gib-s", type=float, help="DRAM bandwidth in GiB/s")
-    mapping.add_argument("--clock-mhz", type=float, help="clock in MHz")
+    mapping.add_argument("--array", type=_whole, help="PEs per array axis")
+    mapping.add_argument("--buffer-mib", type=_real, help="global buffer size in MiB")
+    mapping.add_argument("--bandwidth-gib-s", type=_real, help="DRAM bandwidth in GiB/s")
+    mapping.add_argument("--clock-mhz", type=_real, help="clock in MHz")
     mapping.add_argument("--json", action="store_true")
 
     exploring = commands.add_parser("dse", help="FPGA parallelism sweep: Pareto front of "
@@ -102,7 +103,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sweeping.add_argument("spec", metavar="SPEC.yaml")
     sweeping.add_argument("--db", required=True, metavar="FILE.sqlite",
                           help="results database (created if missing, shared by sweeps)")
-    sweeping.add_argument("--workers", type=int, default=default_workers(),
+    sweeping.add_argument("--workers", type=_whole, default=default_workers(),
                           help="local processes (default: the cores this process may use)")
     sweeping.add_argument("--dask", metavar="ADDRESS",
                           help="run on a dask.distributed scheduler, e.g. tcp://host:8786")
@@ -124,8 +125,8 @@ def _build_parser() -> argparse.ArgumentParser:
     emitting.add_argument("--numerics", metavar="FILE.yaml",
                           help="attention types: io, score, weight, sum, accumulator "
                                "(e.g. 'ap_fixed<16,6>'), table_bits")
-    emitting.add_argument("--array", type=int, help="PEs per array axis")
-    emitting.add_argument("--seed", type=int, default=0, help="seed of the random vectors")
+    emitting.add_argument("--array", type=_whole, help="PEs per array axis")
+    emitting.add_argument("--seed", type=_seed, default=0, help="seed of the random vectors")
     emitting.add_argument("--name", help="project (and C++ identifier) name; default KERNEL")
     emitting.add_argument("--out", required=True, help="project folder")
     emitting.add_argument("--force", action="store_true", help="replace --out")
@@ -181,12 +182,42 @@ def _workload_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shape", help="rank sizes, e.g. E=64,F=64,M=4096,P=4096")
 
 
-def _seq(text: str | None) -> int:
+_LARGEST = 2**40
+"""Largest number a size flag takes (array axes, MiB, GiB/s, MHz, workers): beyond it the
+cost model's integers would leave exact float range."""
+
+
+def _whole(text: str) -> int:
+    """A positive whole number written in ASCII digits (``int`` also takes other scripts'
+    digits and underscores, which a typo should not turn into a size)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 15 or not \
+            0 < int(text) <= _LARGEST:
+        raise argparse.ArgumentTypeError(f"must be a whole number 1..{_LARGEST}, not {text!r}")
+    return int(text)
+
+
+def _seed(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
+        raise argparse.ArgumentTypeError(f"must be a whole number 0..999999999, not {text!r}")
+    return int(text)
+
+
+def _real(text: str) -> float:
+    """A positive, finite number in ASCII (no nan, inf or exponents beyond the range)."""
     try:
-        value = int(text or "")
+        value = float(text) if text.isascii() and len(text) <= 32 else math.nan
     except ValueError:
-        raise CascadeError(f"--seq must be a positive whole number, not {text!r}") from None
-    return check_shape("seq", value)
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= _LARGEST):
+        raise argparse.ArgumentTypeError(f"must be a number above 0 and at most {_LARGEST}, "
+                                         f"not {text!r}")
+    return value
+
+
+def _seq(text: str | None) -> int:
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 15:
+        raise CascadeError(f"--seq must be a positive whole number, not {text!r}")
+    return check_shape("seq", int(text))
 
 
 def _model_of(args: argparse.Namespace) -> Model | None:
@@ -546,22 +577,21 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _numbers(text: str, what: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise CascadeError(f"{what} must be whole numbers separated by commas, not {text!r}"
-                           ) from None
-    for v in values:
-        check_shape(what, v)
-    return values
+def _numbers(text: str, what: str, low: int, high: int) -> tuple[int, ...]:
+    """Whole numbers in ``low..high`` separated by commas (the study allocates arrays of
+    these sizes, so they are bounded before anything is built)."""
+    parts = text.split(",")
+    if len(parts) > 16 or not all(p.isascii() and p.isdigit() and len(p) <= 9 for p in parts) \
+            or not all(low <= int(p) <= high for p in parts):
+        raise CascadeError(f"{what} must be at most 16 whole numbers {low}..{high} separated by "
+                           f"commas, not {text!r}")
+    return tuple(int(p) for p in parts)
 
 
 def _numerics(args: argparse.Namespace) -> int:
-
-    result = numerics_study(lengths=_numbers(args.lengths, "--lengths"),
-                            widths=_numbers(args.widths, "--widths"),
-                            table_bits=_numbers(args.table_bits, "--table-bits"))
+    result = numerics_study(lengths=_numbers(args.lengths, "--lengths", 1, 65536),
+                            widths=_numbers(args.widths, "--widths", 8, 64),
+                            table_bits=_numbers(args.table_bits, "--table-bits", 1, 16))
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)

@@ -39,11 +39,16 @@ __all__ = [
 ]
 
 
+_LARGEST = 2**50
+"""Largest size or rate an architecture takes: the cost rules' integers stay exact."""
+
+
 def _positive(value: Any, what: str, *, integer: bool = False) -> None:
     kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
+    # ``not 0 < value`` also refuses nan; inf and absurd sizes are refused by the bound.
+    if isinstance(value, bool) or not isinstance(value, kinds) or not 0 < value <= _LARGEST:
         kind = "whole number" if integer else "number"
-        raise CascadeError(f"{what} must be a positive {kind}, not {value!r}")
+        raise CascadeError(f"{what} must be a positive {kind} (at most 2**50), not {value!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
