@@ -22,7 +22,8 @@ def test_rates_and_sizes_are_finite_positive_ascii(capsys: pytest.CaptureFixture
                    f"{LARGEST}, not {value!r}\n")
 
 
-@pytest.mark.parametrize("value", ["0", "-4", "1_0", "٤", "１６", "16.0", "99999999999999999"])
+@pytest.mark.parametrize("value", ["0", "-4", "1_0", "٤", "\uff11\uff16", "16.0",
+                                   "99999999999999999"])
 def test_array_is_an_ascii_whole_number(capsys: pytest.CaptureFixture[str], value: str) -> None:
     assert main([*MAP, f"--array={value}"]) == 2
     assert capsys.readouterr().err == (f"cascade: error: argument --array: must be a whole "
