@@ -53,7 +53,7 @@ from ._output import staged_folder, write_csv
 from ._printer import to_text, to_yaml
 from ._references import REFERENCES, Reference, softmax_attention
 from ._shapes import parse_shape_text, resolve_shapes
-from ._sparsity import effective_conditions
+from ._sparsity import effective_conditions, touched
 from ._stream import execute_streaming
 from ._validate import Layout, Loop, validate
 
@@ -117,6 +117,7 @@ __all__ = [
     "table_shape",
     "to_text",
     "to_yaml",
+    "touched",
     "validate",
     "write_csv",
     "yaml_fields",

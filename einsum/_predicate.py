@@ -5,8 +5,10 @@ where the condition holds; elsewhere its result is absent, which map operators p
 and reductions skip (EDGE's sparse semantics), so masked attention needs the predicate only
 where the mask starts. Conditions compare integer expressions of rank variables, whole
 numbers and sizes (upper-case names: ranks or parameters such as a window W) with
-``+ - * // %``, ``abs(x)``, ``log2(x)`` (floor, log2(0) = -1) and ``pow2(x)`` (2**x, x >= 0),
-joined by ``and``, ``or``, ``not``.
+``+ - * // %`` (floor division and modulo, as in Python), ``abs(x)``, ``log2(x)`` (floor,
+log2(x) = -1 for x <= 0) and ``pow2(x)`` (2**x, 1 for x < 0), joined by ``and``, ``or``,
+``not``. Arithmetic is exact: values that could leave int64 are computed with Python
+integers, and dividing by zero is an error, never a silent 0.
 
 >>> import numpy as np
 >>> cond = Compare("<=", IVar("m"), IVar("p"))
@@ -22,9 +24,18 @@ from typing import Union
 
 import numpy as np
 
-__all__ = ["Both", "Compare", "Cond", "Either", "IAbs", "IExpr", "ILog2", "INum", "IOp",
-           "IPow2", "ISize", "IVar", "Negation", "evaluate", "renamed", "sizes_of", "text_of",
-           "variables_of"]
+from ._errors import CascadeError
+
+__all__ = ["EXACT", "MAX_POW2", "Both", "Compare", "Cond", "Either", "IAbs", "IExpr", "ILog2",
+           "INum", "IOp", "IPow2", "ISize", "IVar", "Negation", "evaluate", "expr_text",
+           "floor_log2", "power_of_two", "renamed", "sizes_of", "text_of", "variables_of"]
+
+MAX_POW2 = 4096
+"""Largest exponent ``pow2`` accepts (its value is exact, a Python integer past int64)."""
+
+EXACT = 2**60
+"""Magnitude up to which int64 arithmetic is used; beyond it, Python integers (int64 would
+wrap silently, and interval bounds need headroom for a product or a sum of two)."""
 
 
 @dataclass(frozen=True)
@@ -138,34 +149,102 @@ def sizes_of(cond: Cond) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n.name for n in _walk(cond) if isinstance(n, ISize)))
 
 
-def _integer(expr: IExpr, env: dict[str, object]) -> object:
+def _magnitude(x: np.ndarray) -> int:
+    return 0 if x.size == 0 else max(abs(int(x.min())), abs(int(x.max())))
+
+
+def _wide(*xs: np.ndarray) -> bool:
+    """Whether any operand is (or could make) a number past :data:`EXACT`."""
+    return any(x.dtype == object or _magnitude(x) > EXACT for x in xs)
+
+
+def floor_log2(x: np.ndarray) -> np.ndarray:
+    """Exact ``floor(log2(x))`` elementwise, -1 for x <= 0 (int64 or Python integers).
+
+    >>> floor_log2(np.array([0, 1, 2**53 - 1, 2**53])).tolist()
+    [-1, 0, 52, 53]
+    """
+    x = np.asarray(x)
+    if x.dtype == object:
+        return np.asarray(np.frompyfunc(lambda v: int(v).bit_length() - 1, 1, 1)(
+            np.maximum(x, 0)), dtype=object)
+    positive = np.maximum(x, 1)
+    # float64 rounds values near a power of two up to it: correct by one either way
+    k = np.clip(np.floor(np.log2(positive.astype(np.float64))), 0, 62).astype(np.int64)
+    k -= np.left_shift(np.int64(1), k) > positive
+    k += (k < 62) & (np.left_shift(np.int64(1), np.minimum(k + 1, 62)) <= positive)
+    return np.where(x > 0, k, -1)
+
+
+def power_of_two(x: np.ndarray) -> np.ndarray:
+    """Exact ``2**x`` elementwise, 1 for x < 0; int64 while x <= 61, else Python integers.
+
+    >>> power_of_two(np.array([-2, 3, 70])).tolist()
+    [1, 8, 1180591620717411303424]
+    """
+    x = np.asarray(x)
+    if x.dtype != object and x.size and int(x.max()) <= 61:
+        return np.left_shift(np.int64(1), np.maximum(x, 0).astype(np.int64))
+    return np.asarray(np.frompyfunc(lambda v: 1 << max(int(v), 0), 1, 1)(x), dtype=object)
+
+
+def _integer(expr: IExpr, env: Mapping[str, object], cond: Cond) -> np.ndarray:
     if isinstance(expr, IVar | ISize):
-        return env[expr.name]
+        return np.asarray(env[expr.name])
     if isinstance(expr, INum):
-        return expr.value
+        return np.asarray(expr.value)
     if isinstance(expr, IAbs):
-        return np.abs(_integer(expr.arg, env))
+        x = _integer(expr.arg, env, cond)
+        return np.abs(x.astype(object) if _wide(x) else x)
     if isinstance(expr, ILog2):
-        x = np.asarray(_integer(expr.arg, env), dtype=np.int64)
-        return np.where(x > 0, np.floor(np.log2(np.maximum(x, 1))).astype(np.int64), -1)
+        x = _integer(expr.arg, env, cond)
+        return floor_log2(x.astype(object) if _wide(x) else x)
     if isinstance(expr, IPow2):
-        x = np.asarray(_integer(expr.arg, env), dtype=np.int64)
-        return np.left_shift(np.int64(1), np.clip(x, 0, 62))
+        x = _integer(expr.arg, env, cond)
+        if x.size and int(x.max()) > MAX_POW2:
+            raise CascadeError(f"where {text_of(cond)} needs pow2 of up to {int(x.max())}, "
+                               f"more than pow2({MAX_POW2})")
+        return power_of_two(x)
     assert isinstance(expr, IOp)
-    return _ARITH[expr.op](_integer(expr.left, env), _integer(expr.right, env))
+    a = _integer(expr.left, env, cond)
+    b = _integer(expr.right, env, cond)
+    if expr.op in ("//", "%") and bool(np.any(b == 0)):
+        raise CascadeError(f"where {text_of(cond)} divides by zero "
+                           f"({_itext(expr.right)} is 0 at some point)")
+    reach = _magnitude(a) * _magnitude(b) if expr.op == "*" else _magnitude(a) + _magnitude(b)
+    if _wide(a, b) or reach > EXACT:   # the result could pass int64: Python integers
+        a, b = a.astype(object), b.astype(object)
+    return np.asarray(_ARITH[expr.op](a, b))
 
 
-def evaluate(cond: Cond, env: dict[str, object]) -> np.ndarray:
-    """The condition over broadcastable integer arrays (variables) and sizes."""
+def evaluate(cond: Cond, env: Mapping[str, object]) -> np.ndarray:
+    """The condition over broadcastable integer arrays (variables) and sizes.
+
+    Every operand is evaluated at every point (``and``/``or`` do not short-circuit), so a
+    zero divisor anywhere is a :class:`CascadeError`.
+    """
+    return _truth(cond, env, cond)
+
+
+def _truth(cond: Cond, env: Mapping[str, object], whole: Cond) -> np.ndarray:
     if isinstance(cond, Compare):
-        return np.asarray(_COMPARE[cond.op](_integer(cond.left, env),
-                                            _integer(cond.right, env)))
+        return np.asarray(_COMPARE[cond.op](_integer(cond.left, env, whole),
+                                            _integer(cond.right, env, whole)))
     if isinstance(cond, Both):
-        return evaluate(cond.left, env) & evaluate(cond.right, env)
+        return _truth(cond.left, env, whole) & _truth(cond.right, env, whole)
     if isinstance(cond, Either):
-        return evaluate(cond.left, env) | evaluate(cond.right, env)
+        return _truth(cond.left, env, whole) | _truth(cond.right, env, whole)
     assert isinstance(cond, Negation)
-    return ~evaluate(cond.arg, env)
+    return ~_truth(cond.arg, env, whole)
+
+
+def expr_text(expr: IExpr) -> str:
+    """An integer expression in the notation.
+
+    >>> expr_text(IOp("-", IVar("p"), IOp("*", IVar("m"), ISize("W"))))
+    'p - m * W'
+    """
+    return _itext(expr)
 
 
 def _itext(expr: IExpr, parent: int = 0) -> str:
