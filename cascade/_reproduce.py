@@ -15,7 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from einsum import CascadeError, load, model, parse_text, staged_folder, write_csv
+from einsum import load, model, parse_text, staged_folder, write_csv
+from einsum._output import check_output_folder
 from mapper import evaluate_mapping, study
 from sim import Report, architecture, mapping_from_dict
 
@@ -232,8 +233,7 @@ def _plots(out: Path, result: dict[str, Any]) -> None:
 def reproduce_fusemax(out: Path, *, force: bool = False, progress: bool | None = None,
                       ) -> dict[str, Any]:
     """Write the study into ``out`` (all or nothing) and return its summary."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
-        raise CascadeError(f"{out} exists and is not empty; pass --force to replace it")
+    check_output_folder(out, force=force)  # before minutes of work, not after
     bar = Progress(5 * 24 + 5 * 24 + 2 * 6 * 4, label="fusemax", enabled=progress)
     result = run_fusemax_study(lambda: bar.update(1))
     bar.close()
