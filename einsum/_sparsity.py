@@ -20,8 +20,12 @@ holds everywhere (the whole box counts), nowhere (skipped) or partly (the box is
 Many boxes are handled at once with numpy. Along the way:
 
 * a comparison decided on a box stays decided on its sub-boxes, and a variable that no
-  undecided comparison still reads is dropped from the box (its extent becomes a weight),
-  so boxes that differ only in such variables merge;
+  undecided comparison still reads is dropped from the box (its extent becomes a weight);
+* a box is moved toward the origin along any direction that leaves its undecided
+  comparisons unchanged (``m - p`` along (1, 1), ``m // B - p // B`` by steps of B), so the
+  boxes along a diagonal, a band or a block diagonal coincide, and identical boxes merge:
+  the work grows with the number of distinct shapes of the mask's edge, not its length;
+* a conjunction of conditions on disjoint variables is counted as a product of counts;
 * a variable read only as ``x % K`` is folded to one period;
 * a variable that occurs once, as ``x == f(...)`` with a solution in range for every other
   value, is eliminated (one x satisfies it, the others do not);
@@ -82,8 +86,13 @@ that it needs more (nearly every point decided on its own) is refused."""
 _LEAF = 64
 """Boxes of at most this many points are counted point by point."""
 
-_ROWS = 4096
-"""Boxes linear in one variable are solved row by row once they have at most this many rows."""
+_ROWS = 128
+"""Boxes linear in one variable are solved row by row once they have at most this many rows
+(small, so that more boxes are first moved onto each other and merged)."""
+
+_SEARCH = 4096
+"""Points (or rows) up to which a box searched for one holding point is evaluated whole:
+such boxes never merge, so fewer, larger leaves are cheaper."""
 
 _CHUNK = 1 << 15
 """Boxes evaluated together (bounds the memory of one step)."""
@@ -1126,8 +1135,9 @@ class _Engine:
         rows = volume // np.maximum(np.take_along_axis(ext_rel, x[:, None], 1)[:, 0], 1)
         # leaves count only single points (or rows of them) along the variables still read
         unit = np.all(~rel | (self.tiles[None, :] == 1), axis=1) | ~counting
-        point_leaf = ~done & unit & (volume <= _LEAF)
-        row_leaf = ~done & ~point_leaf & unit & solvable & (rows <= _ROWS)
+        point_leaf = ~done & unit & (volume <= np.where(counting, _LEAF, _SEARCH))
+        row_leaf = ~done & ~point_leaf & unit & solvable & \
+            (rows <= np.where(counting, _ROWS, _SEARCH))
         if np.any(point_leaf):
             self._points(b.take(point_leaf))
         if np.any(row_leaf):
@@ -1173,6 +1183,10 @@ class _Engine:
 
     def _eliminate(self, b: _Boxes, aspans: list, live: list, rel: np.ndarray,
                    open_: np.ndarray, children: list[_Boxes]) -> np.ndarray:
+        """Boxes where x occurs in one live atom only, as ``x + r == 0`` (or -x) with -r
+        in x's range at every point: per point of the others exactly one x solves it, so
+        the box is one box with the atom true and one, weighted by the other x values, with
+        it false; x itself no longer matters."""
         p = self.p
         done = np.zeros(len(b), dtype=bool)
         if not np.any(open_):
@@ -1213,6 +1227,8 @@ class _Engine:
 
     def _fold_periodic(self, b: _Boxes, rel: np.ndarray, exposed: list, open_: np.ndarray,
                        children: list[_Boxes]) -> np.ndarray:
+        """Boxes where x is read only under ``% K`` (of a polynomial): the count repeats
+        every K values of x (or every lcm(K, tile))."""
         done = np.zeros(len(b), dtype=bool)
         for v in range(self.p.d):
             period = int(self.fold[v])
@@ -1269,9 +1285,10 @@ class _Engine:
             self.found[b.group[owner[hit & exist]]] = True
         count = hit & ~exist
         if np.any(count):
-            per_box = np.zeros(len(b), dtype=np.int64)
-            np.add.at(per_box, owner[count], length[count].astype(np.int64))
-            self.total += int(np.sum((b.mult * per_box.astype(self.wtype)).astype(object)))
+            # a box's count is at most its weight, so the weight's type holds it
+            per_box = np.zeros(len(b), dtype=self.wtype)
+            np.add.at(per_box, owner[count], length[count].astype(self.wtype))
+            self.total += int(np.sum((b.mult * per_box).astype(object)))
 
     def _rows(self, b: _Boxes, x: np.ndarray, live_all: list, where: np.ndarray) -> None:
         """Boxes every live atom reads linearly in x: per row (a point of the others), the

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import einsum._sparsity as sparsity
 from einsum import (
+    Cascade,
     CascadeError,
     library_names,
     load,
@@ -50,7 +51,7 @@ from einsum._sparsity import (
 )
 
 MILLION = 2**20
-Knobs = Callable[[tuple[int, int, int]], None]
+Knobs = Callable[[tuple[int, int, int, int]], None]
 
 # ----- random conditions over a, b, c against the point-by-point oracle
 
@@ -64,16 +65,20 @@ _CONDS = st.recursive(
     st.builds(Compare, st.sampled_from(["<", "<=", ">", ">=", "==", "!="]), _EXPRS, _EXPRS),
     lambda inner: st.one_of(st.builds(Both, inner, inner), st.builds(Either, inner, inner),
                             st.builds(Negation, inner)), max_leaves=4)
-# the engine's knobs (leaf points, rows, boxes per step), small ones to exercise splitting
-_KNOBS = st.sampled_from([(64, 4096, 1 << 15), (1, 1, 3), (4, 2, 7), (1, 8, 1)])
+# the engine's knobs (leaf points, rows, search leaves, boxes per step), and small ones that
+# exercise splitting
+_DEFAULT = (sparsity._LEAF, sparsity._ROWS, sparsity._SEARCH, sparsity._CHUNK)
+_KNOBS = st.sampled_from([_DEFAULT, (1, 1, 1, 3), (4, 2, 8, 7), (1, 8, 2, 1)])
 _SETTINGS = settings(max_examples=150, deadline=None,
                      suppress_health_check=[HealthCheck.too_slow,
                                             HealthCheck.function_scoped_fixture])
 
 
-def _cascade(cond: Cond) -> tuple[object, Cond]:
+def _cascade(cond: Cond) -> tuple[Cascade, Cond]:
     c = parse_text(f"X[a,b,c] = Y[a,b,c] where {text_of(cond)}", name="t")
-    return c, c.einsums[0].where
+    where = c.einsums[0].where
+    assert where is not None
+    return c, where
 
 
 def _grid(cond: Cond, sizes: dict[str, int]) -> np.ndarray:
@@ -88,8 +93,8 @@ def _grid(cond: Cond, sizes: dict[str, int]) -> np.ndarray:
 
 @pytest.fixture
 def knobs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Knobs]:
-    def use(values: tuple[int, int, int]) -> None:
-        for name, value in zip(("_LEAF", "_ROWS", "_CHUNK"), values, strict=True):
+    def use(values: tuple[int, int, int, int]) -> None:
+        for name, value in zip(("_LEAF", "_ROWS", "_SEARCH", "_CHUNK"), values, strict=True):
             monkeypatch.setattr(sparsity, name, value)
         sparsity._solve.cache_clear()
     yield use
@@ -101,7 +106,7 @@ def knobs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Knobs]:
        _KNOBS)
 def test_counts_equal_the_point_by_point_count(knobs: Knobs, cond: Cond, na: int, nb: int,
                                                nc: int, w: int,
-                                               values: tuple[int, int, int]) -> None:
+                                               values: tuple[int, int, int, int]) -> None:
     knobs(values)
     c, cond = _cascade(cond)
     sizes = {"A": na, "B": nb, "C": nc, "W": w}
@@ -122,7 +127,7 @@ def test_counts_equal_the_point_by_point_count(knobs: Knobs, cond: Cond, na: int
        _KNOBS)
 def test_touched_equals_brute_force(knobs: Knobs, cond: Cond, na: int, nb: int, nc: int,
                                     w: int, ta: int, tb: int, tc: int, measure: set[str],
-                                    values: tuple[int, int, int]) -> None:
+                                    values: tuple[int, int, int, int]) -> None:
     knobs(values)
     c, cond = _cascade(cond)
     sizes = {"A": na, "B": nb, "C": nc, "W": w}
@@ -165,7 +170,7 @@ _MASKS = st.recursive(
        st.integers(1, 40), st.integers(1, 40), st.sets(st.sampled_from("ABC")), _KNOBS)
 def test_masks_on_larger_grids(knobs: Knobs, cond: Cond, na: int, nb: int, nc: int, ta: int,
                                tb: int, measure: set[str],
-                               values: tuple[int, int, int]) -> None:
+                               values: tuple[int, int, int, int]) -> None:
     """Bands, diagonals, strides and blocks large enough that boxes are moved, merged,
     folded and eliminated before they are counted."""
     knobs(values)
@@ -190,10 +195,10 @@ def test_masks_on_larger_grids(knobs: Knobs, cond: Cond, na: int, nb: int, nc: i
 # ----- every library mask, against the oracle
 
 
-def _oracle(cascade: object, sizes: dict[str, int]) -> dict[str, int]:
+def _oracle(cascade: Cascade, sizes: dict[str, int]) -> dict[str, int]:
     out = {}
-    for e in cascade.einsums:  # type: ignore[attr-defined]
-        cond = effective_conditions(cascade)[e.name]  # type: ignore[arg-type]
+    for e in cascade.einsums:
+        cond = effective_conditions(cascade)[e.name]
         whole = math.prod(sizes[rank_of(v)] for v in e.iteration_ranks)
         if cond is None:
             out[e.name] = whole
@@ -221,7 +226,7 @@ def test_library_masks_equal_the_oracle(knobs: Knobs, name: str, seq: int) -> No
     wanted = {"M": seq, "P": seq, "N": seq, **_SMALL,
               **{r: max(1, seq // 6) for r in ("PY", "PX", "MY", "MX", "SQ", "SK", "TQ", "TK")}}
     sizes = resolve_shapes(c, {r: v for r, v in wanted.items() if r in known and r not in outer})
-    for values in [(64, 4096, 1 << 15), (1, 1, 5)]:
+    for values in [_DEFAULT, (1, 1, 1, 5)]:
         knobs(values)
         assert computed_points(c, sizes) == _oracle(c, sizes)
 
@@ -286,7 +291,7 @@ def test_other_masks_run_at_a_million() -> None:
 # ----- touched
 
 
-def _causal() -> object:
+def _causal() -> Cascade:
     return parse_text("QK[m,p] = Q[e,p] * K[e,m] where m <= p", name="demo")
 
 
@@ -352,7 +357,7 @@ def test_touched_rejects_bad_requests() -> None:
 # ----- exact arithmetic and its errors
 
 
-def _qk(where: str) -> object:
+def _qk(where: str) -> Cascade:
     return parse_text(f"QK[m,p] = Q[e,p] * K[e,m] where {where}", name="demo")
 
 
