@@ -15,8 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from einsum import load, model, parse_text, staged_folder, write_csv
-from einsum._output import check_output_folder
+from einsum import check_output_folder, load, model, parse_text, staged_folder, write_csv
 from mapper import evaluate_mapping, study
 from sim import Report, architecture, mapping_from_dict
 

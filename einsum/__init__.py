@@ -49,7 +49,7 @@ from ._loader import (
 )
 from ._models import Model, model, model_from_config, model_names
 from ._operators import OP_KINDS
-from ._output import staged_folder, write_csv
+from ._output import MARKER, OutputError, check_output_folder, staged_folder, write_csv
 from ._printer import to_text, to_yaml
 from ._references import REFERENCES, Reference, softmax_attention
 from ._shapes import parse_shape_text, resolve_shapes
@@ -59,6 +59,7 @@ from ._validate import Layout, Loop, validate
 
 __all__ = [
     "CHECK_SHAPES",
+    "MARKER",
     "MAX_SHAPE",
     "OP_KINDS",
     "REFERENCES",
@@ -77,6 +78,7 @@ __all__ = [
     "Model",
     "Next",
     "Op",
+    "OutputError",
     "Ref",
     "Reference",
     "Split",
@@ -88,6 +90,7 @@ __all__ = [
     "catalog_row",
     "check_attention",
     "check_cascade",
+    "check_output_folder",
     "check_shape",
     "effective_conditions",
     "exact_attention",

@@ -164,8 +164,14 @@ def test_existing_folder_needs_force(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert capsys.readouterr().err == (f"cascade: error: {out} exists and is not empty; pass "
                                        "--force to replace it\n")
     assert [p.name for p in out.iterdir()] == ["mine.txt"]
-    assert main([*args, "--force"]) == 0
-    assert not (out / "mine.txt").exists() and (out / "src" / "gelu.cpp").is_file()
+    assert main([*args, "--force"]) == 2  # --force replaces only a folder cascade wrote
+    assert capsys.readouterr().err == (f"cascade: error: {out} was not written by cascade (it "
+                                       "holds no .cascade-output); --force replaces only "
+                                       "cascade's own output folders\n")
+    assert [p.name for p in out.iterdir()] == ["mine.txt"]
+    (out / "mine.txt").unlink()
+    assert main(args) == 0 and main([*args, "--force"]) == 0
+    assert (out / "src" / "gelu.cpp").is_file()
 
 
 def test_cli_refuses_an_illegal_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

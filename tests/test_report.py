@@ -45,7 +45,7 @@ def test_report_files(db: Path, tmp_path: Path) -> None:
                                 "pareto_latency_energy.png", "pareto_latency_area.png",
                                 "pareto_latency_dsp.png", "utilisation_vs_seq.png",
                                 "algorithms_latency.png", "energy_breakdown.png"]
-    assert sorted(p.name for p in out.iterdir()) == sorted(summary["files"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([".cascade-output", *summary["files"]])
     with (out / "results.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 48 and {r["violations"] for r in rows} == {
@@ -73,8 +73,15 @@ def test_report_errors(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert capsys.readouterr().err == (f"cascade: error: {tmp_path / 'none.sqlite'}: no such "
                                        "results file\n")
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+    assert main(["report", str(db), "--out", str(out), "--force", "--json"]) == 2
+    assert capsys.readouterr().err == (f"cascade: error: {out} was not written by cascade (it "
+                                       "holds no .cascade-output); --force replaces only "
+                                       "cascade's own output folders\n")
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    (out / "keep.txt").unlink()
+    assert main(["report", str(db), "--out", str(out), "--json"]) == 0
     assert main(["report", str(db), "--out", str(out), "--force", "--json"]) == 0
-    assert (out / "index.html").exists() and not (out / "keep.txt").exists()
+    assert (out / "index.html").exists()
 
 
 def _chromium() -> str:

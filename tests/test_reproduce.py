@@ -20,9 +20,9 @@ def study_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_files(study_dir: Path) -> None:
     names = sorted(p.name for p in study_dir.iterdir())
-    assert names == ["area_latency.png", "area_sweep.csv", "attention.csv", "end_to_end.csv",
-                     "energy_vs_flat.png", "speedup_vs_flat.png", "summary.json",
-                     "utilisation.png"]
+    assert names == [".cascade-output", "area_latency.png", "area_sweep.csv", "attention.csv",
+                     "end_to_end.csv", "energy_vs_flat.png", "speedup_vs_flat.png",
+                     "summary.json", "utilisation.png"]
     for png in study_dir.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
