@@ -37,6 +37,8 @@ from ._ir import (
 )
 from ._loader import (
     MAX_SHAPE,
+    MAX_YAML_DEPTH,
+    MAX_YAML_NODES,
     check_shape,
     library_names,
     load,
@@ -50,6 +52,7 @@ from ._loader import (
 from ._models import Model, model, model_from_config, model_names
 from ._operators import OP_KINDS
 from ._output import MARKER, OutputError, check_output_folder, staged_folder, write_csv
+from ._parser import MAX_NESTING, MAX_NUMBER_CHARACTERS
 from ._printer import to_text, to_yaml
 from ._references import REFERENCES, Reference, softmax_attention
 from ._shapes import parse_shape_text, resolve_shapes
@@ -60,7 +63,11 @@ from ._validate import Layout, Loop, validate
 __all__ = [
     "CHECK_SHAPES",
     "MARKER",
+    "MAX_NESTING",
+    "MAX_NUMBER_CHARACTERS",
     "MAX_SHAPE",
+    "MAX_YAML_DEPTH",
+    "MAX_YAML_NODES",
     "OP_KINDS",
     "REFERENCES",
     "TOLERANCE",

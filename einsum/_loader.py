@@ -7,23 +7,43 @@ and ``stream``; those fields mean the same as the matching lines of the text for
 >>> c = load("fusemax")
 >>> c.stream, [str(s) for s in c.splits]
 ('M', ['M -> M1, M0'])
+
+Every YAML file the project reads (wrappers, sweep specs, numerics files) goes through
+:func:`yaml_fields`, which loads safely and within bounds: at most :data:`MAX_YAML_DEPTH`
+levels of nesting, at most :data:`MAX_YAML_NODES` nodes with each alias counted as a copy
+of what it names (so alias bombs stop early), no alias inside the node it names.
+
+Plain (unquoted) scalars are read by one explicit rule, YAML 1.2's core schema in ASCII:
+``~``/``null``/empty is null, ``true``/``false`` a bool, ``-12`` a whole number,
+``1.5``, ``1e-300``, ``.inf`` and ``.nan`` numbers, anything else text. A plain scalar that
+PyYAML's YAML 1.1 rules would read differently (``yes``, ``off``, ``017``, ``0x1F``,
+``1_000``, ``1:30``, ``2001-12-14``, ``<<``) is refused as ambiguous rather than guessed;
+so are numbers written with non-ASCII digits, longer than 100 characters, or beyond a
+64-bit float.
+
+>>> yaml_fields("a: 1e-300", ("a",), required=(), shape="")["a"].tag
+'tag:yaml.org,2002:float'
 """
 
 from __future__ import annotations
 
+import os
+import re
+import unicodedata
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ._errors import CascadeError, read_text
+from ._errors import CascadeError, check_characters, read_text
 from ._ir import Cascade, Initial, Next, Zero
-from ._parser import Statements, parse_statements
+from ._parser import MAX_NUMBER_CHARACTERS, Statements, _float, parse_statements
 from ._validate import validate
 
-__all__ = ["MAX_SHAPE", "build_cascade", "check_shape", "library_names", "load", "load_file",
-           "load_yaml_text", "node_line", "node_value", "parse_text", "yaml_fields"]
+__all__ = ["MAX_SHAPE", "MAX_YAML_DEPTH", "MAX_YAML_NODES", "build_cascade", "check_shape",
+           "library_names", "load", "load_file", "load_yaml_text", "node_line", "node_value",
+           "parse_text", "yaml_fields"]
 
 _FIELDS = ("name", "title", "source", "description", "inputs", "outputs", "splits",
            "initial", "shapes", "stream", "cascade")
@@ -33,6 +53,21 @@ _SAFE_TAGS = {
     "tag:yaml.org,2002:seq",
 }
 MAX_SHAPE = 2**40
+MAX_YAML_DEPTH = 100
+"""Deepest nesting of sequences and mappings in a YAML input."""
+MAX_YAML_NODES = 100_000
+"""Most nodes in a YAML input, each alias counted as a full copy of the node it names."""
+
+_YAML = "tag:yaml.org,2002:"
+_NULLS = ("", "~", "null", "Null", "NULL")
+_BOOLS = ("true", "True", "TRUE", "false", "False", "FALSE")
+_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
+_OCTAL_LOOKING = re.compile(r"[-+]?0[0-9]+\Z")
+_DECIMAL = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
+_SPECIAL_FLOAT = re.compile(r"[-+]?\.(?:inf|Inf|INF)\Z|\.(?:nan|NaN|NAN)\Z")
+_CHECKED_TAGS = {_YAML + t for t in ("int", "float", "bool", "null")}
+_KINDS = {"str": "text", "int": "a whole number", "float": "a number", "bool": "a boolean",
+          "null": "null", "timestamp": "a date", "merge": "a merge key", "value": "a value key"}
 
 
 def _check_initial_form(statements: Statements) -> None:
@@ -92,10 +127,20 @@ def check_shape(rank: str, value: object, *, line: int | None = None) -> int:
         raise CascadeError(f"shape {rank} must be a positive whole number, not {value!r}",
                            line=line)
     if value < 1:
-        raise CascadeError(f"shape {rank}={value} must be a positive whole number", line=line)
+        raise CascadeError(f"shape {rank}={_shown(value)} must be a positive whole number",
+                           line=line)
     if value > MAX_SHAPE:
-        raise CascadeError(f"shape {rank}={value} is larger than the limit 2**40", line=line)
+        raise CascadeError(f"shape {rank}={_shown(value)} is larger than the limit 2**40",
+                           line=line)
     return value
+
+
+def _shown(value: int) -> str:
+    """An integer as written, or its digit count when printing it would flood the line."""
+    if -(10**30) < value < 10**30:
+        return str(value)
+    digits = len(str(abs(value))) if abs(value).bit_length() < 10_000 else None
+    return f"<a number of {digits:,} digits>" if digits else "<a huge number>"
 
 
 # ----- YAML wrapper
@@ -105,37 +150,138 @@ def node_line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
 
 
-def _check_tags(node: yaml.Node) -> None:
-    if node.tag not in _SAFE_TAGS:
-        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-        raise CascadeError(f"YAML tag {tag} is not allowed (only plain data)",
-                           line=node_line(node))
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            _check_tags(key)
-            _check_tags(value)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _check_tags(item)
+def _core_tag(value: str) -> str:
+    """The YAML 1.2 core-schema tag of a plain scalar, in ASCII; refuses unreadable numbers."""
+    if value in _NULLS:
+        return _YAML + "null"
+    if value in _BOOLS:
+        return _YAML + "bool"
+    if _DECIMAL.match(value):
+        if len(value) > MAX_NUMBER_CHARACTERS:
+            raise CascadeError(f"a number of {len(value):,} characters is too long (the limit "
+                               f"is {MAX_NUMBER_CHARACTERS})")
+        if _OCTAL_LOOKING.match(value):
+            raise CascadeError(f"ambiguous YAML value {value!r}: YAML 1.1 reads a leading "
+                               "zero as octal, YAML 1.2 as decimal; drop the zero, or quote "
+                               "it if it is text")
+        if _INT.match(value):
+            return _YAML + "int"
+        _float(value)  # refuses what overflows to inf or underflows to 0
+        return _YAML + "float"
+    if _SPECIAL_FLOAT.match(value):
+        return _YAML + "float"
+    if any(c.isdecimal() and not c.isascii() for c in value):
+        ascii_form = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c
+                             for c in value)
+        if _DECIMAL.match(ascii_form):
+            raise CascadeError(f"YAML value {value!r} has non-ASCII digits; write "
+                               f"{ascii_form}, or quote it if it is text")
+    return _YAML + "str"
+
+
+class _GuardedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, bounded (depth, nodes with aliases expanded, no recursive
+    alias), allowing only plain data tags, and reading plain scalars by :func:`_core_tag`."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.expanded = 0
+        self.depth = 0
+        self.open_anchors: set[str] = set()
+        self.anchor_sizes: dict[str, int] = {}
+
+    def count(self, nodes: int, line: int) -> None:
+        self.expanded += nodes
+        if self.expanded > MAX_YAML_NODES:
+            raise CascadeError(f"the YAML has more than {MAX_YAML_NODES:,} nodes, counting "
+                               "each alias as a copy (an alias bomb?)", line=line)
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self.open_anchors:
+                raise CascadeError(f"recursive YAML alias *{event.anchor} (inside the node "
+                                   "it names)", line=line)
+            self.count(self.anchor_sizes.get(event.anchor, 0), line)
+            return super().compose_node(parent, index)
+        if self.depth >= MAX_YAML_DEPTH:
+            raise CascadeError(f"YAML nested more than {MAX_YAML_DEPTH} levels deep",
+                               line=line)
+        before = self.expanded
+        self.count(1, line)
+        anchor = event.anchor
+        if anchor is not None:
+            self.open_anchors.add(anchor)
+        self.depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+            if anchor is not None:
+                self.open_anchors.discard(anchor)
+        if anchor is not None:
+            self.anchor_sizes[anchor] = self.expanded - before
+        if node.tag not in _SAFE_TAGS:
+            tag = node.tag.replace(_YAML, "!!")
+            raise CascadeError(f"YAML tag {tag} is not allowed (only plain data)", line=line)
+        return node
+
+    def compose_scalar_node(self, anchor: str | None) -> yaml.ScalarNode:
+        event = self.peek_event()
+        try:
+            node = super().compose_scalar_node(anchor)
+            # An explicit !!int, !!float, !!bool or !!null obeys the same rule as plain text.
+            if event.tag not in (None, "!") and node.tag in _CHECKED_TAGS:
+                found = _core_tag(node.value)
+                if found != node.tag and {found, node.tag} != {_YAML + "int", _YAML + "float"}:
+                    tag = node.tag.replace(_YAML, "!!")
+                    raise CascadeError(f"{node.value!r} is not a valid {tag}")
+        except CascadeError as error:
+            raise error.located(line=event.start_mark.line + 1) from None
+        return node
+
+    def resolve(self, kind: type, value: str, implicit: tuple[bool, bool]) -> str:
+        if kind is not yaml.ScalarNode or not implicit[0]:
+            return super().resolve(kind, value, implicit)
+        core = _core_tag(value)
+        old = super().resolve(kind, value, implicit)  # what YAML 1.1 (PyYAML) would read
+        # 1e-300 is text to YAML 1.1 but a number to YAML 1.2 and to every reader: a number.
+        if old != core and not (old == _YAML + "str" and core in (_YAML + "int",
+                                                                  _YAML + "float")):
+            then, now = (_KINDS.get(t.replace(_YAML, ""), t) for t in (old, core))
+            hint = {"bool": ", or write true or false", "int": ", or write the number in "
+                    "plain decimal", "float": ", or write the number in plain decimal"}
+            raise CascadeError(f"ambiguous YAML value {value!r}: YAML 1.1 reads it as {then}, "
+                               f"YAML 1.2 as {now}; quote it if it is text"
+                               f"{hint.get(old.replace(_YAML, ''), '')}")
+        return core
 
 
 def _compose(text: str) -> yaml.Node:
-    loader = yaml.SafeLoader(text)
+    check_characters(text)
+    loader = None
     try:
+        loader = _GuardedLoader(text)  # its reader refuses what YAML cannot print
         node = loader.get_single_node()
         if node is None:
             raise CascadeError("the YAML file is empty", line=1)
-        _check_tags(node)
         return node
+    except yaml.reader.ReaderError as error:  # a lone surrogate, U+FFFE, U+FFFF
+        raise CascadeError(f"character U+{error.character:04X} is not allowed in YAML",
+                           line=text.count("\n", 0, error.position) + 1) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         problem = error.problem or error.context or "malformed YAML"
+        if error.context and problem == "second occurrence":  # of an anchor
+            problem = error.context.partition(";")[0]
         raise CascadeError(f"YAML syntax error: {problem}",
                            line=mark.line + 1 if mark else None) from None
     except yaml.YAMLError as error:
         raise CascadeError(f"YAML error: {error}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def yaml_fields(text: str, known: tuple[str, ...], *, required: tuple[str, ...],
@@ -162,10 +308,12 @@ def yaml_fields(text: str, known: tuple[str, ...], *, required: tuple[str, ...],
 
 
 def node_value(node: yaml.Node) -> Any:
+    """The Python value of a node that :func:`yaml_fields` composed."""
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_object(node, deep=True)
-    except yaml.YAMLError as error:
+    except (yaml.YAMLError, ValueError, OverflowError) as error:
+        # Bounded by the composer already; this keeps any surprise to one line.
         raise CascadeError(f"bad YAML value: {error}", line=node_line(node)) from None
     finally:
         loader.dispose()
@@ -296,7 +444,9 @@ def load(name_or_path: str | Path) -> Cascade:
         return load_yaml_text(resource.read_text(encoding="utf-8"),
                               file=f"einsum/library/{name}.yaml")
     path = Path(name)
-    if path.exists():
+    # Something that exists, or is spelt like a file, is read as one (and a missing one,
+    # a FIFO or a device is refused naming it); a bare word is a mistyped library name.
+    if os.path.lexists(name) or path.suffix or "/" in name or os.sep in name:
         return load_file(path)
     raise CascadeError(f"no library cascade or file named {name!r}; library: "
                        f"{', '.join(library_names())}")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -36,6 +37,8 @@ import yaml
 
 from ._errors import CascadeError, read_text
 from ._ir import Cascade
+from ._loader import MAX_SHAPE
+from ._parser import MAX_NUMBER_CHARACTERS
 from ._validate import validate
 
 __all__ = ["Model", "model", "model_from_config", "model_names"]
@@ -129,12 +132,81 @@ def _hf_value(config: dict[str, Any], field_name: str, file: str) -> Any:
     raise CascadeError(f"config.json has no {' / '.join(_HF_KEYS[field_name])}", file=file)
 
 
-def _from_hf(name: str, text: str, file: str) -> Model:
+MAX_JSON_DEPTH = 100
+"""Deepest nesting of arrays and objects in a config.json."""
+
+# Escapes, quotes, brackets and the tokens the hooks refuse: scanned once, left to right.
+_JSON_TOKENS = re.compile(r'\\.|["\[\]{}]|NaN|-?Infinity|[0-9]{'
+                          + str(MAX_NUMBER_CHARACTERS + 1) + ",}", re.DOTALL)
+
+
+def _json_int(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARACTERS:  # int() refuses 4300+ digits, slowly before that
+        raise CascadeError(f"a number of {len(text):,} characters is too long (the limit is "
+                           f"{MAX_NUMBER_CHARACTERS})")
+    return int(text)
+
+
+def _json_constant(text: str) -> float:
+    raise CascadeError(f"{text} is not a JSON number")
+
+
+def _json_depth(value: Any) -> int:
+    """How deep arrays and objects nest in a loaded JSON value (iterative: no recursion)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        children = item.values() if isinstance(item, dict) else item \
+            if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            if depth <= MAX_JSON_DEPTH:
+                todo.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _problem_line(text: str) -> int | None:
+    """The line of the first thing outside strings that :func:`_load_json` refuses (nesting
+    past MAX_JSON_DEPTH, a too long number, NaN or Infinity), if one is found.
+
+    A linear scan: a regular expression for whole strings backtracks quadratically on an
+    unterminated one.
+    """
+    depth, quoted = 0, False
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token == '"' or quoted or token.startswith("\\"):
+            quoted = quoted != (token == '"')
+            continue
+        if token in "[{":
+            depth += 1
+        elif token in "]}":
+            depth -= 1
+        if depth > MAX_JSON_DEPTH or token[-1] not in "[]{}":
+            return text.count("\n", 0, match.start()) + 1
+    return None
+
+
+def _load_json(text: str, file: str) -> Any:
+    """JSON within bounds: nesting, integer length, no NaN or Infinity."""
     try:
-        config = json.loads(text)
+        config = json.loads(text, parse_int=_json_int, parse_constant=_json_constant)
+        deep = _json_depth(config) > MAX_JSON_DEPTH
     except json.JSONDecodeError as error:
         raise CascadeError(f"not valid JSON: {error.msg}", file=file, line=error.lineno
                            ) from None
+    except RecursionError:  # json's C scanner stops near Python's recursion limit
+        deep = True
+    except CascadeError as error:  # from the hooks, which do not know where they are
+        raise error.located(file=file, line=_problem_line(text)) from None
+    if deep:
+        raise CascadeError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep", file=file,
+                           line=_problem_line(text))
+    return config
+
+
+def _from_hf(name: str, text: str, file: str) -> Model:
+    config = _load_json(text, file)
     if not isinstance(config, dict):
         raise CascadeError("a config.json must be a JSON object", file=file)
     model_dim = _hf_value(config, "model_dim", file)
@@ -147,11 +219,18 @@ def _from_hf(name: str, text: str, file: str) -> Model:
         raise CascadeError(f"hidden size {model_dim} is not a multiple of {heads} heads "
                            "and there is no head_dim", file=file)
     ffn = config.get("intermediate_size", config.get("n_inner")) or 4 * model_dim
-    title = config.get("_name_or_path") or (config.get("architectures") or [name])[0]
-    return Model(name=name, title=str(title), heads=heads, model_dim=model_dim,
-                 head_dim=config.get("head_dim") or model_dim // heads, ffn_dim=ffn, batch=1,
-                 kv_heads=config.get("num_key_value_heads") or heads,
-                 layers=_hf_value(config, "layers", file), source=file)
+    architectures = config.get("architectures")
+    title = config.get("_name_or_path") or (
+        architectures[0] if isinstance(architectures, list) and architectures else name)
+    found = Model(name=name, title=title if isinstance(title, str) else name, heads=heads,
+                  model_dim=model_dim, head_dim=config.get("head_dim") or model_dim // heads,
+                  ffn_dim=ffn, batch=1, kv_heads=config.get("num_key_value_heads") or heads,
+                  layers=_hf_value(config, "layers", file), source=file)
+    for key in ("heads", "model_dim", "head_dim", "ffn_dim", "kv_heads", "layers"):
+        if getattr(found, key) > MAX_SHAPE:
+            raise CascadeError(f"model {name}: {key} {getattr(found, key)} is larger than the "
+                               "limit 2**40", file=file)
+    return found
 
 
 def model_from_config(path: str | Path) -> Model:

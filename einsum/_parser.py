@@ -8,6 +8,11 @@ One statement per line, ``#`` starts a comment:
 * a default shape, ``M0 = 256``;
 * declarations ``input Q[e,p], K[e,m]``, ``output AV[f,p]`` and ``stream M``.
 
+Numbers are ASCII digits (at most 100 characters, finite as 64-bit floats); expressions and
+where conditions nest at most :data:`MAX_NESTING` levels (parentheses, calls, signs, ``not``)
+and are at most :data:`MAX_NESTING` operators deep, so that no later walk of the tree runs
+out of stack.
+
 >>> statements = parse_statements("GM[p] = QK[m,p] reduce max over m")
 >>> str(statements.einsums[0].expr)
 'QK[m,p]'
@@ -17,9 +22,12 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
-from ._errors import CascadeError
+from ._errors import CascadeError, check_characters
 from ._ir import (
     Bound,
     Compose,
@@ -52,12 +60,21 @@ from ._predicate import (
     Negation,
 )
 
-__all__ = ["Statements", "parse_statements"]
+__all__ = ["MAX_NESTING", "MAX_NUMBER_CHARACTERS", "Statements", "parse_statements"]
 
+MAX_NESTING = 100
+"""Deepest nesting of an expression or where condition, and most operators deep."""
+MAX_NUMBER_CHARACTERS = 100
+"""Longest number literal (Python's int() refuses more than 4300 digits, and is slow)."""
+
+# re.ASCII: \d and \s must not match Arabic-Indic or fullwidth digits, nor Unicode spaces.
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)"
-    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<punct>->|<=|>=|==|!=|//|[\[\](),=+\-*/<>%]))"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<punct>->|<=|>=|==|!=|//|[\[\](),=+\-*/<>%]))",
+    re.ASCII,
 )
+_Node = TypeVar("_Node")
+_WHOLE = re.compile(r"[0-9]+\Z")
 _VARIABLE = re.compile(r"[a-z][a-z0-9]*\Z")
 _RANK = re.compile(r"[A-Z][A-Z0-9]*\Z")
 _KEYWORDS = ("input", "output", "stream", "split")
@@ -82,6 +99,9 @@ def _tokenize(text: str) -> list[_Token]:
                 raise CascadeError(f"non-ASCII character {bad!r}; write the ASCII form")
             raise CascadeError(f"unexpected character {bad!r}")
         kind = match.lastgroup or "punct"
+        if kind == "number" and len(match.group(kind)) > MAX_NUMBER_CHARACTERS:
+            raise CascadeError(f"a number of {len(match.group(kind)):,} characters is too "
+                               f"long (the limit is {MAX_NUMBER_CHARACTERS})")
         tokens.append(_Token(kind, match.group(kind), match.start(kind) + 1))
         position = match.end()
     return tokens
@@ -93,6 +113,29 @@ class _Line:
     def __init__(self, tokens: list[_Token]) -> None:
         self.tokens = tokens
         self.position = 0
+        self.nesting = 0
+        # id -> (node, operators deep); the node is held so that its id is not reused.
+        self.depths: dict[int, tuple[object, int]] = {}
+
+    @contextmanager
+    def nested(self) -> Iterator[None]:
+        """One level deeper in the recursive descent; refused past MAX_NESTING."""
+        self.nesting += 1
+        try:
+            if self.nesting > MAX_NESTING:
+                raise CascadeError(f"expression nested more than {MAX_NESTING} levels deep")
+            yield
+        finally:
+            self.nesting -= 1
+
+    def made(self, node: _Node, *parts: object) -> _Node:
+        """``node``, built over ``parts``; refused if it is more than MAX_NESTING deep."""
+        depth = 1 + max((self.depths.get(id(p), (p, 0))[1] for p in parts), default=0)
+        if depth > MAX_NESTING:
+            raise CascadeError(f"expression is more than {MAX_NESTING} operators deep; "
+                               "split it into several Einsums")
+        self.depths[id(node)] = (node, depth)
+        return node
 
     def peek(self, offset: int = 0) -> _Token | None:
         at = self.position + offset
@@ -189,23 +232,26 @@ class _Line:
         left = self.term()
         while self.at("+") or self.at("-"):
             op = self.take().text
-            left = Op(op, (left, self.term()))
+            right = self.term()
+            left = self.made(Op(op, (left, right)), left, right)
         return left
 
     def term(self) -> Expr:
         left = self.unary()
         while self.at("*") or self.at("/"):
             op = self.take().text
-            left = Op(op, (left, self.unary()))
+            right = self.unary()
+            left = self.made(Op(op, (left, right)), left, right)
         return left
 
     def unary(self) -> Expr:
         if self.at("-"):
             self.take()
-            operand = self.unary()
+            with self.nested():
+                operand = self.unary()
             if isinstance(operand, Const):
                 return Const(-operand.value)
-            return Op("neg", (operand,))
+            return self.made(Op("neg", (operand,)), operand)
         return self.primary()
 
     def primary(self) -> Expr:
@@ -214,10 +260,11 @@ class _Line:
             raise CascadeError("expected an operand but found end of line")
         if token.kind == "number":
             self.take()
-            return Const(float(token.text))
+            return Const(_float(token.text))
         if token.text == "(":
             self.take()
-            inner = self.expression()
+            with self.nested():
+                inner = self.expression()
             self.expect(")", "')'")
             return inner
         if token.kind != "name":
@@ -226,7 +273,8 @@ class _Line:
         if token.text == "inf" and not self.at("[") and not self.at("("):
             return Const(math.inf)
         if self.at("("):
-            return self.call(token.text)
+            with self.nested():
+                return self.call(token.text)
         if self.at("["):
             return self.reference(token.text)
         raise CascadeError(f"{token.text!r} needs an index list like {token.text}[m,p]")
@@ -245,7 +293,7 @@ class _Line:
             raise CascadeError(
                 f"operator {name!r} takes {operator.arity} argument(s), got {len(args)}"
             )
-        return Op(name, tuple(args))
+        return self.made(Op(name, tuple(args)), *args)
 
     # ----- where conditions
 
@@ -253,25 +301,30 @@ class _Line:
         left = self.conjunction()
         while self.at("or"):
             self.take()
-            left = Either(left, self.conjunction())
+            right = self.conjunction()
+            left = self.made(Either(left, right), left, right)
         return left
 
     def conjunction(self) -> Cond:
         left = self.negation()
         while self.at("and"):
             self.take()
-            left = Both(left, self.negation())
+            right = self.negation()
+            left = self.made(Both(left, right), left, right)
         return left
 
     def negation(self) -> Cond:
         if self.at("not"):
             self.take()
-            return Negation(self.negation())
+            with self.nested():
+                inner = self.negation()
+            return self.made(Negation(inner), inner)
         if self.at("("):
             start = self.position
             try:
                 self.take()
-                inner = self.condition()
+                with self.nested():
+                    inner = self.condition()
                 self.expect(")", "')'")
                 return inner
             except CascadeError:
@@ -283,39 +336,47 @@ class _Line:
             raise CascadeError(f"expected a comparison (< <= > >= == !=) in the where "
                                f"condition but found {found}")
         self.take()
-        return Compare(token.text, left, self.integer())
+        right = self.integer()
+        return self.made(Compare(token.text, left, right), left, right)
 
     def integer(self) -> IExpr:
         left = self.integer_term()
         while self.at("+") or self.at("-"):
             op = self.take().text
-            left = IOp(op, left, self.integer_term())
+            right = self.integer_term()
+            left = self.made(IOp(op, left, right), left, right)
         return left
 
     def integer_term(self) -> IExpr:
         left = self.integer_factor()
         while self.at("*") or self.at("//") or self.at("%"):
             op = self.take().text
-            left = IOp(op, left, self.integer_factor())
+            right = self.integer_factor()
+            left = self.made(IOp(op, left, right), left, right)
         return left
 
     def integer_factor(self) -> IExpr:
         token = self.take()
         if token.text == "-":
-            return IOp("-", INum(0), self.integer_factor())
+            with self.nested():
+                inner = self.integer_factor()
+            return self.made(IOp("-", INum(0), inner), inner)
         if token.text == "(":
-            inner = self.integer()
+            with self.nested():
+                inner = self.integer()
             self.expect(")", "')'")
             return inner
         if token.kind == "number":
-            if not token.text.isdigit():
+            if not _WHOLE.match(token.text):
                 raise CascadeError(f"where conditions use whole numbers, not {token.text}")
             return INum(int(token.text))
         if token.text in ("abs", "log2", "pow2") and self.at("("):
             self.take()
-            inner = self.integer()
+            with self.nested():
+                inner = self.integer()
             self.expect(")", "')'")
-            return {"abs": IAbs, "log2": ILog2, "pow2": IPow2}[token.text](inner)
+            made = {"abs": IAbs, "log2": ILog2, "pow2": IPow2}[token.text](inner)
+            return self.made(made, inner)
         if token.kind == "name" and _VARIABLE.match(token.text):
             return IVar(token.text)
         if token.kind == "name" and _RANK.match(token.text):
@@ -337,6 +398,16 @@ class _Line:
             self.take()
             ranks.append(self.variable())
         return token.text, tuple(ranks)
+
+
+def _float(text: str) -> float:
+    """A number literal's value; refused when a 64-bit float cannot hold it."""
+    value = float(text)
+    if math.isinf(value):
+        raise CascadeError(f"number {text} is too large for a 64-bit float")
+    if value == 0 and any(c in "123456789" for c in text.lower().partition("e")[0]):
+        raise CascadeError(f"number {text} is too small for a 64-bit float (it would be 0)")
+    return value
 
 
 def _known_functions() -> str:
@@ -398,7 +469,7 @@ def _statement(line: _Line, number: int, into: Statements) -> None:
         value = line.take()
         if value.text == "-":
             raise CascadeError(f"shape {first.text} must be a positive whole number")
-        if value.kind != "number" or not value.text.isdigit():
+        if value.kind != "number" or not _WHOLE.match(value.text):
             raise CascadeError(
                 f"expected {first.text}[...] with an index list, or a default shape"
                 f" {first.text} = <whole number>"
@@ -443,6 +514,7 @@ def _split(line: _Line, number: int, into: Statements) -> None:
 
 def parse_statements(text: str, *, file: str | None = None, first_line: int = 1) -> Statements:
     """Parse every line of ``text``; errors carry ``file`` and the line number."""
+    check_characters(text, file=file, first_line=first_line)
     into = Statements([], [], [], [], [], [], [])
     for offset, raw in enumerate(text.splitlines()):
         number = first_line + offset

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from ._errors import CascadeError
@@ -16,9 +17,19 @@ from ._validate import validate
 
 __all__ = ["parse_shape_text", "resolve_shapes"]
 
+# ASCII digits only: int() would also take Arabic-Indic or fullwidth digits, " 12",
+# "+12" and "1_000".
+_WHOLE = re.compile(r"-?[0-9]+\Z")
+
 
 def parse_shape_text(text: str) -> dict[str, int]:
-    """``"E=64,M=4096"`` -> ``{"E": 64, "M": 4096}``, with exact errors."""
+    """``"E=64,M=4096"`` -> ``{"E": 64, "M": 4096}``, with exact errors.
+
+    >>> parse_shape_text("M=٤")
+    Traceback (most recent call last):
+    ...
+    einsum._errors.CascadeError: shape M must be a positive whole number in ASCII digits, not '٤'
+    """
     shapes: dict[str, int] = {}
     for item in text.split(","):
         rank, sep, value = item.strip().partition("=")
@@ -27,12 +38,16 @@ def parse_shape_text(text: str) -> dict[str, int]:
             raise CascadeError(f"--shape expects RANK=SIZE pairs like E=64,M=4096, not {item!r}")
         if rank in shapes:
             raise CascadeError(f"--shape gives rank {rank} twice")
-        try:
-            number = int(value)
-        except ValueError:
-            raise CascadeError(f"shape {rank} must be a positive whole number, "
-                               f"not {value!r}") from None
-        shapes[rank] = check_shape(rank, number)
+        if not _WHOLE.match(value):
+            kind = "" if value.isascii() else " in ASCII digits"
+            raise CascadeError(f"shape {rank} must be a positive whole number{kind}, "
+                               f"not {value!r}")
+        digits = len(value.lstrip("-0"))
+        if digits > 30:  # int() of thousands of digits is refused or slow; no need to try
+            sign, problem = ("-", "must be a positive whole number") if value[0] == "-" \
+                else ("", "is larger than the limit 2**40")
+            raise CascadeError(f"shape {rank}={sign}<a number of {digits:,} digits> {problem}")
+        shapes[rank] = check_shape(rank, int(value))
     return shapes
 
 
@@ -47,8 +62,11 @@ def resolve_shapes(cascade: Cascade, given: Mapping[str, int]) -> dict[str, int]
     for rank, value in given.items():
         check_shape(rank, value)
         if rank not in ranks and rank != cascade.stream and rank not in layout.parameters:
+            known = f"ranks: {', '.join(sorted(ranks - set(layout.parameters)))}"
+            if layout.parameters:
+                known += f"; parameters: {', '.join(sorted(layout.parameters))}"
             raise CascadeError(f"shape given for rank {rank}, which {cascade.name} does not "
-                               f"use (ranks: {', '.join(sorted(ranks))})", file=cascade.file)
+                               f"use ({known})", file=cascade.file)
         shapes[rank] = value
     for split in cascade.splits:
         whole, outer, inner = split.whole, split.outer, split.inner

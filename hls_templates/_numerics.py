@@ -2,6 +2,10 @@
 
 >>> load_numerics_text("io: ap_fixed<16,6>\\nscore: ap_fixed<24,12>\\n").score.width
 24
+
+The file is read by :func:`einsum.yaml_fields` (bounded nesting and aliases, plain data
+only); each type is ASCII text of at most 100 characters, so that no Arabic-Indic or
+fullwidth digit is read as a width and no width has thousands of digits.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from sim import AttentionNumerics, FixedType
 __all__ = ["load_numerics", "load_numerics_text"]
 
 _TYPES = ("io", "score", "weight", "sum", "accumulator")
+_LONGEST_TYPE = 100
 
 
 def load_numerics_text(text: str, *, file: str = "<numerics>") -> AttentionNumerics:
@@ -31,8 +36,9 @@ def load_numerics_text(text: str, *, file: str = "<numerics>") -> AttentionNumer
                                        f"{value!r}", line=node_line(node))
                 fields[key] = value
             else:
+                _check_type_text(key, value, node_line(node))
                 try:
-                    fields[key] = FixedType.parse(str(value))
+                    fields[key] = FixedType.parse(value)
                 except CascadeError as error:
                     raise CascadeError(f"{key}: {error.message}", line=node_line(node)
                                        ) from None
@@ -41,5 +47,21 @@ def load_numerics_text(text: str, *, file: str = "<numerics>") -> AttentionNumer
         raise error.located(file=file) from None
 
 
+def _check_type_text(key: str, value: Any, line: int) -> None:
+    """A type is short ASCII text; FixedType.parse's int() would take any Unicode digit."""
+    if not isinstance(value, str):
+        shown = repr(value) if isinstance(value, int | float) and len(repr(value)) <= 30 \
+            else type(value).__name__
+        raise CascadeError(f"{key}: not a fixed-point type: {shown} (write ap_fixed<W,I> or "
+                           "ap_fixed<W,I,AP_RND,AP_SAT>)", line=line)
+    if not value.isascii():
+        raise CascadeError(f"{key}: {value[:_LONGEST_TYPE]!r} is not ASCII (write digits and "
+                           "names in ASCII, like ap_fixed<16,6>)", line=line)
+    if len(value) > _LONGEST_TYPE:
+        raise CascadeError(f"{key}: a type of {len(value):,} characters is too long (the "
+                           f"limit is {_LONGEST_TYPE})", line=line)
+
+
 def load_numerics(path: str | Path) -> AttentionNumerics:
+    """The types of a ``--numerics`` YAML file; a :class:`CascadeError` names its line."""
     return load_numerics_text(read_text(path, "numerics file"), file=str(path))
