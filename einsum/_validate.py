@@ -182,6 +182,14 @@ def _is_previous_step(ref: Ref, iterative: dict[str, str]) -> bool:
     )
 
 
+def _cycle(graph: nx.DiGraph) -> list[tuple[str, str]] | None:
+    """A cycle of ``graph``, or None. The linear acyclicity test goes first: networkx's
+    ``find_cycle`` walks a long acyclic chain in quadratic time."""
+    if nx.is_directed_acyclic_graph(graph):
+        return None
+    return list(nx.find_cycle(graph))
+
+
 def validate(cascade: Cascade) -> Layout:
     """Check every rule of the notation; raise :class:`CascadeError` naming file and line.
 
@@ -293,10 +301,7 @@ def _validate(cascade: Cascade) -> Layout:
         for ref in e.refs:
             if ref.tensor in defined_line and not _is_previous_step(ref, iterative):
                 graph.add_edge(ref.tensor, e.name)
-    try:
-        cycle = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
-        cycle = None
+    cycle = _cycle(graph)
     if cycle:
         path = " -> ".join([u for u, _ in cycle] + [cycle[0][0]])
         raise _fail(f"cycle in the dependency graph: {path}", defined_line[cycle[0][1]])
@@ -369,29 +374,26 @@ def _execution_order(cascade: Cascade, layout: Layout) -> tuple[str | Loop, ...]
             rank = stepwise.get(ref.tensor)
             if rank is not None and node_of[e.name] != node_of[ref.tensor]:
                 groups.add_edge(node_of[ref.tensor], node_of[e.name])
-    try:
-        cycle = nx.find_cycle(groups)
-    except nx.NetworkXNoCycle:
-        cycle = None
+    cycle = _cycle(groups)
     if cycle:
         names = [n for n, _ in cycle if not n.startswith("loop:")]
         first = cascade.einsum(names[0]) if names else cascade.einsums[0]
         raise _fail(f"{first.name} is needed inside the loop over "
                     f"{next(n for n, _ in cycle if n.startswith('loop:'))[5:]} but also waits "
                     "for the loop to finish", first.line)
-    position = {e.name: i for i, e in enumerate(cascade.einsums)}
+    # Each group sorts by the position of its first Einsum, found in one pass (a lookup per
+    # comparison made long chains quadratic).
+    first: dict[str, int] = {}
+    for i, e in enumerate(cascade.einsums):
+        first.setdefault(node_of[e.name], i)
+    members: dict[str, list[str]] = {}
+    for n in nx.topological_sort(layout.graph):
+        if node_of[n] != n:
+            members.setdefault(node_of[n], []).append(n)
     order: list[str | Loop] = []
-    for node in nx.lexicographical_topological_sort(
-        groups, key=lambda n: _first_position(n, node_of, position)
-    ):
+    for node in nx.lexicographical_topological_sort(groups, key=lambda n: f"{first[n]:09d}"):
         if node.startswith("loop:"):
-            members = [n for n in nx.topological_sort(layout.graph) if node_of[n] == node]
-            order.append(Loop(node[5:], tuple(members)))
+            order.append(Loop(node[5:], tuple(members.get(node, ()))))
         else:
             order.append(node)
     return tuple(order)
-
-
-def _first_position(node: str, node_of: dict[str, str], position: dict[str, int]) -> str:
-    first = min(position[n] for n, g in node_of.items() if g == node)
-    return f"{first:09d}"

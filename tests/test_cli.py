@@ -101,7 +101,7 @@ def test_check_fails_with_status_1(tmp_path: Path, capsys: pytest.CaptureFixture
         (["analyze", "fusemax", "--model", "bert"],
          "cascade: error: --model (or --model-config) and --seq go together"),
         (["analyze", "fusemax", "--model", "bert", "--seq", "-5"],
-         "cascade: error: shape seq=-5 must be a positive whole number"),
+         "cascade: error: --seq must be a positive whole number, not '-5'"),
         (["analyze", "fusemax", "--model", "bert", "--seq", str(2**41)],
          f"cascade: error: shape seq={2**41} is larger than the limit 2**40"),
         (["analyze", "fusemax", "--shape", "E=64,E=3"],

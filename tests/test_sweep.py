@@ -313,4 +313,5 @@ def test_cli_sweep_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
                                        "read sweep spec: No such file or directory\n")
     good = _spec_file(tmp_path, BASE, "good.yaml")
     assert main(["sweep", str(good), "--db", "x.sqlite", "--workers", "0"]) == 2
-    assert capsys.readouterr().err == "cascade: error: --workers must be at least 1, not 0\n"
+    assert capsys.readouterr().err == ("cascade: error: argument --workers: must be a whole "
+                                       "number 1..1099511627776, not '0'\n")
