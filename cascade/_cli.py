@@ -454,8 +454,6 @@ def _dse(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    if args.workers < 1:
-        raise CascadeError(f"--workers must be at least 1, not {args.workers}")
     spec = load_sweep(args.spec)
     summary = run_sweep(spec, args.db, workers=args.workers, dask=args.dask, progress=None)
     if args.json:

@@ -30,8 +30,9 @@ __all__ = ["OVERFLOW", "QUANTISATION", "Fixed", "FixedType"]
 QUANTISATION = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_INF", "RND_MIN_INF", "RND_CONV")
 OVERFLOW = ("WRAP", "SAT", "SAT_ZERO", "SAT_SYM")
 MAX_WIDTH = 1024
+# ASCII only: \d would also take other scripts' digits, and int() would read them.
 _TYPE = re.compile(r"ap_(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,\s*AP_(\w+)\s*)?"
-                   r"(?:,\s*AP_(\w+)\s*)?>\Z")
+                   r"(?:,\s*AP_(\w+)\s*)?>\Z", re.ASCII)
 
 
 @dataclass(frozen=True)

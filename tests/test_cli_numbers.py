@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from cascade import main
+from einsum import CascadeError
+from sim import FixedType
 
 MAP = ("map", "fusemax", "--arch", "fusemax", "--model", "bert", "--seq", "1024")
 LARGEST = 2**40
@@ -57,3 +59,8 @@ def test_numerics_study_sizes_are_bounded_before_anything_is_built(
     assert capsys.readouterr().err == (f"cascade: error: {flag} must be at most 16 whole "
                                        f"numbers {low}..{high} separated by commas, "
                                        f"not {value!r}\n")
+
+
+def test_fixed_point_types_take_ascii_digits_only() -> None:
+    with pytest.raises(CascadeError, match=r"^not a fixed-point type: 'ap_fixed<\u0661\u0666,6>'"):
+        FixedType.parse("ap_fixed<\u0661\u0666,6>")
