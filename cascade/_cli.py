@@ -30,6 +30,8 @@ from einsum import (
     model_from_config,
     model_names,
     parse_shape_text,
+    staged_folder,
+    write_file,
 )
 from hls_templates import (
     KERNELS,
@@ -164,6 +166,7 @@ def _build_parser() -> argparse.ArgumentParser:
     numbers.add_argument("--widths", default="16,18,24,32", help="bit widths to try")
     numbers.add_argument("--table-bits", default="4,6,8", help="log2 of table sizes to try")
     numbers.add_argument("--out", help="folder for softmax_error.png and numerics.json")
+    numbers.add_argument("--force", action="store_true", help="replace --out")
     numbers.add_argument("--json", action="store_true")
 
     reproducing = commands.add_parser("reproduce", help="reproduce a published study")
@@ -301,7 +304,7 @@ def _run(args: argparse.Namespace) -> int:
             return 0
         text = library_document(rows)
         if args.out:
-            Path(args.out).write_text(text)
+            write_file(Path(args.out), text)
             print(f"{len(rows)} algorithms -> {args.out}")
         else:
             print(text, end="")
@@ -591,10 +594,9 @@ def _numerics(args: argparse.Namespace) -> int:
                             widths=_numbers(args.widths, "--widths", 8, 64),
                             table_bits=_numbers(args.table_bits, "--table-bits", 1, 16))
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        plot(result, out)
-        (out / "numerics.json").write_text(json.dumps(result, indent=2) + "\n")
+        with staged_folder(Path(args.out), force=args.force) as staging:
+            plot(result, staging)
+            (staging / "numerics.json").write_text(json.dumps(result, indent=2) + "\n")
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

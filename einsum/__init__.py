@@ -51,7 +51,14 @@ from ._loader import (
 )
 from ._models import Model, model, model_from_config, model_names
 from ._operators import OP_KINDS
-from ._output import MARKER, OutputError, check_output_folder, staged_folder, write_csv
+from ._output import (
+    MARKER,
+    OutputError,
+    check_output_folder,
+    staged_folder,
+    write_csv,
+    write_file,
+)
 from ._parser import MAX_NESTING, MAX_NUMBER_CHARACTERS
 from ._printer import to_text, to_yaml
 from ._references import REFERENCES, Reference, softmax_attention
@@ -130,5 +137,6 @@ __all__ = [
     "touched",
     "validate",
     "write_csv",
+    "write_file",
     "yaml_fields",
 ]

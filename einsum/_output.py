@@ -32,7 +32,8 @@ from typing import Any
 
 from ._errors import CascadeError
 
-__all__ = ["MARKER", "OutputError", "check_output_folder", "staged_folder", "write_csv"]
+__all__ = ["MARKER", "OutputError", "check_output_folder", "staged_folder", "write_csv",
+           "write_file"]
 
 MARKER = ".cascade-output"
 """The file inside every output folder that says cascade wrote it."""
@@ -251,3 +252,46 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         writer = csv.DictWriter(f, fieldnames=list(keys))
         writer.writeheader()
         writer.writerows(rows)
+
+
+def write_file(path: Path, text: str) -> None:
+    """Write one output file all or nothing: a new file, or a regular file replaced by an
+    atomic rename; never a folder, a link, a device or FIFO.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> write_file(folder / "table.md", "| a |\\n")
+    >>> (folder / "table.md").read_text()
+    '| a |\\n'
+    >>> try:
+    ...     write_file(folder, "x")
+    ... except OutputError as error:
+    ...     print(str(error).endswith("is a folder; --out names the file to write"))
+    True
+    """
+    shown = _shown(path)
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as error:
+        raise OutputError(f"{shown}: {error.strerror}") from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise OutputError(f"{shown} is a folder; --out names the file to write")
+    if mode is not None and stat.S_ISLNK(mode):
+        raise OutputError(f"{shown} is a symbolic link; --out must name a regular file")
+    if mode is not None and not stat.S_ISREG(mode):
+        raise OutputError(f"{shown} is a device, FIFO or socket, not a file")
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+    except OSError as error:
+        raise OutputError(f"{shown}: cannot write there: {error.strerror}") from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(temporary, path)
+    except OSError as error:
+        with suppress(OSError):
+            os.unlink(temporary)
+        raise OutputError(f"{shown}: writing the output failed: {error.strerror}") from None

@@ -3,6 +3,8 @@ bounded values and refuses anything else with one line and exit status 2."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cascade import main
@@ -64,3 +66,42 @@ def test_numerics_study_sizes_are_bounded_before_anything_is_built(
 def test_fixed_point_types_take_ascii_digits_only() -> None:
     with pytest.raises(CascadeError, match=r"^not a fixed-point type: 'ap_fixed<\u0661\u0666,6>'"):
         FixedType.parse("ap_fixed<\u0661\u0666,6>")
+
+
+def test_table_out_writes_a_file_and_refuses_anything_else(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["table", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"cascade: error: {tmp_path} is a folder; --out names "
+                                       "the file to write\n")
+    (tmp_path / "link.md").symlink_to(tmp_path / "elsewhere.md")
+    assert main(["table", "--out", str(tmp_path / "link.md")]) == 2
+    assert capsys.readouterr().err == (f"cascade: error: {tmp_path / 'link.md'} is a symbolic "
+                                       "link; --out must name a regular file\n")
+    assert not (tmp_path / "elsewhere.md").exists()
+    assert main(["table", "--out", "/dev/null"]) == 2
+    assert capsys.readouterr().err == ("cascade: error: /dev/null is a device, FIFO or socket, "
+                                       "not a file\n")
+    table = tmp_path / "t.md"
+    table.write_text("old")
+    assert main(["table", "--out", str(table)]) == 0
+    assert table.read_text().startswith("<!--") or "| algorithm" in table.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.md", "t.md"]
+
+
+def test_numerics_out_is_an_output_folder(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["numerics", "--lengths", "64", "--widths", "16", "--table-bits", "4", "--json"]
+    (tmp_path / "file").write_text("mine")
+    assert main([*argv, "--out", str(tmp_path / "file")]) == 2
+    assert capsys.readouterr().err == (f"cascade: error: {tmp_path / 'file'} is a file, not a "
+                                       "folder; --force replaces only folders cascade wrote\n")
+    assert (tmp_path / "file").read_text() == "mine"
+    out = tmp_path / "study"
+    assert main([*argv, "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in out.iterdir()) == [".cascade-output", "numerics.json",
+                                                    "softmax_error.png"]
+    assert main([*argv, "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (f"cascade: error: {out} exists and is not empty; pass "
+                                       "--force to replace it\n")
+    assert main([*argv, "--out", str(out), "--force"]) == 0
