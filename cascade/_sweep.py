@@ -4,7 +4,9 @@ A point's key hashes its cascade text, its resolved architecture, its workload, 
 objective and the code version (a hash of the einsum, mapper and sim sources), so a rerun,
 a resumed run or another sweep never recomputes a stored point, and a change of code
 recomputes everything. Results reach the store in small transactions as chunks finish;
-a killed run keeps every finished chunk.
+a killed run keeps every finished chunk. Pool workers end with their parent, however it
+ends (SIGKILL included). A point whose numbers overflow the cost model's or the store's
+64-bit counts is stored as unmappable, with the reason, rather than stopping the sweep.
 
 >>> import os, tempfile
 >>> from mapper import parse_sweep
@@ -18,14 +20,19 @@ a killed run keeps every finished chunk.
 
 from __future__ import annotations
 
+import asyncio
+import ctypes
 import dataclasses
 import hashlib
 import json
 import os
 import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from itertools import islice
@@ -33,7 +40,16 @@ from pathlib import Path
 from typing import Any
 
 from einsum import Cascade, CascadeError, Model, load, passes, to_text
-from mapper import Point, ResultStore, SweepSpec, design_architecture, search
+from mapper import (
+    COLUMNS,
+    Point,
+    ResultStore,
+    SweepError,
+    SweepSpec,
+    design_architecture,
+    search,
+    storable,
+)
 from sim import Architecture, design_resources
 
 from ._progress import Progress
@@ -41,6 +57,12 @@ from ._progress import Progress
 __all__ = ["SweepSummary", "code_version", "evaluate_points", "point_key", "run_sweep"]
 
 _CHUNK = 32  # points per task: large enough to hide scheduling, small enough to resume
+CONNECT_SECONDS = 5
+"""How long a Dask scheduler has to answer."""
+_RESULT_COLUMNS = ("cycles", "seconds", "energy_j", "power_w", "dram_bytes", "buffer_bytes",
+                   "utilisation", "utilisation_by_unit", "energy_pj_by_action", "accesses",
+                   "mapping", "mappings_evaluated")
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 @dataclass(frozen=True)
@@ -51,7 +73,7 @@ class SweepSummary:
     computed: int
     seconds: float
     workers: int
-    """Local processes; 0 when the points ran on a Dask cluster."""
+    """Local processes (at most four per core); 0 when the points ran on a Dask cluster."""
     statuses: dict[str, int]
     interrupted: bool = False
 
@@ -139,6 +161,9 @@ def _evaluate(point: Point, cascade: Cascade) -> dict[str, Any]:
                        objective=point.objective, keep=0)
     except CascadeError as error:
         row.update(status="unmappable", error=error.message)
+    except ArithmeticError as error:  # sizes beyond the cost model's 64-bit counts
+        row.update(status="unmappable", error=f"numbers beyond the cost model's 64-bit counts "
+                                              f"({type(error).__name__}: {error})")
     else:
         report = found.report
         pes = {name: arch.units[name].pes for name in report.utilisation}
@@ -152,8 +177,20 @@ def _evaluate(point: Point, cascade: Cascade) -> dict[str, Any]:
             utilisation_by_unit=report.utilisation, energy_pj_by_action=report.energy_pj,
             accesses=report.accesses, mapping=found.mapping.to_dict(),
             mappings_evaluated=found.evaluated)
+    _keep_storable(row)
     row["eval_seconds"] = time.perf_counter() - start
     return row
+
+
+def _keep_storable(row: dict[str, Any]) -> None:
+    """A row the store would refuse (an integer beyond 64 bits) or change (NaN becomes
+    NULL) is kept as unmappable, without its results, so that the sweep goes on."""
+    bad = [c for c, v in row.items() if c in COLUMNS and not storable(v)]
+    if bad:
+        for column in (*_RESULT_COLUMNS, *bad):
+            row[column] = None
+        row.update(status="unmappable", error=f"{', '.join(bad)} beyond what the store keeps "
+                                              "(64-bit integers, numbers other than NaN)")
 
 
 def evaluate_points(tasks: Sequence[tuple[Point, str]], cascades: dict[str, Cascade],
@@ -162,7 +199,8 @@ def evaluate_points(tasks: Sequence[tuple[Point, str]], cascades: dict[str, Casc
     Refuses to run where the code differs from the code the keys were made with."""
     here = code_version()
     if here != code:
-        raise RuntimeError(f"worker runs code version {here}, the sweep expects {code}")
+        raise SweepError(f"a worker runs code version {here}, the sweep expects {code}; "
+                         "install the same cascade on every worker")
     rows = []
     for point, key in tasks:
         row = _evaluate(point, cascades[point.algorithm])
@@ -171,9 +209,27 @@ def evaluate_points(tasks: Sequence[tuple[Point, str]], cascades: dict[str, Casc
     return rows
 
 
-def _ignore_interrupts() -> None:
+def _start_worker(parent: int) -> None:
+    """A pool worker's set-up: it ignores Ctrl-C and ends with its parent."""
     # Ctrl-C reaches the whole process group; the parent alone decides what to do with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A parent killed outright (SIGKILL, SIGTERM) cannot stop its pool, and an orphaned
+    # worker would wait on its task pipe for ever. Linux sends the parent-death signal
+    # the moment the parent goes; the watching thread covers other systems and a parent
+    # that died before the signal was asked for.
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    threading.Thread(target=_watch_parent, args=(parent,), name="watch-parent",
+                     daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(1)
 
 
 _Chunks = list[list[tuple[Point, str]]]
@@ -182,11 +238,12 @@ _Rows = Generator[list[dict[str, Any]], None, None]
 
 def _local(workers: int) -> Callable[[_Chunks, dict[str, Cascade], str], _Rows]:
     def run(chunks: _Chunks, cascades: dict[str, Cascade], code: str) -> _Rows:
-        if workers == 1:
+        if workers == 1 or len(chunks) <= 1:
             for chunk in chunks:
                 yield evaluate_points(chunk, cascades, code)
             return
-        pool = ProcessPoolExecutor(workers, initializer=_ignore_interrupts)
+        pool = ProcessPoolExecutor(min(workers, len(chunks)), initializer=_start_worker,
+                                   initargs=(os.getpid(),))
         try:
             queue = iter(chunks)
 
@@ -199,66 +256,119 @@ def _local(workers: int) -> Callable[[_Chunks, dict[str, Cascade], str], _Rows]:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     pending |= submit(1)
-                    yield future.result()
+                    try:
+                        rows = future.result()
+                    except BrokenProcessPool:
+                        raise SweepError("a pool worker died (killed, or out of memory); "
+                                         "run again to resume") from None
+                    yield rows
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
     return run
 
 
-def _dask(address: str) -> Callable[[_Chunks, dict[str, Cascade], str], _Rows]:
-    def run(chunks: _Chunks, cascades: dict[str, Cascade], code: str) -> _Rows:
-        from distributed import Client, as_completed
+def _connect(address: str) -> Any:
+    """A Dask client of the scheduler at ``address``, or a SweepError within
+    :data:`CONNECT_SECONDS`. The address is tried first with a bare connection: a Client
+    that fails to start spends twice its timeout closing itself and prints tracebacks."""
+    from distributed import Client
+    from distributed.comm import connect
 
-        with Client(address, set_as_default=False) as client:
-            shared = client.scatter(cascades, broadcast=True)
-            futures = [client.submit(evaluate_points, chunk, shared, code, pure=False)
-                       for chunk in chunks]
-            try:
-                for future in as_completed(futures, loop=client.loop):
-                    yield future.result()
-            finally:  # on Ctrl-C, drop what the cluster has not run yet
-                client.cancel([f for f in futures if not f.done()])
+    async def probe() -> None:
+        comm = await connect(address, timeout=CONNECT_SECONDS)
+        await comm.close()
+
+    where = f"--dask {address}"
+    try:
+        asyncio.run(probe())
+        return Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
+    except (OSError, TimeoutError):
+        raise SweepError(f"no Dask scheduler answered within {CONNECT_SECONDS} s",
+                         file=where) from None
+    except ValueError as error:
+        raise SweepError(f"not a Dask scheduler address: {error}", file=where) from None
+    except Exception as error:  # a server that is not a scheduler answers anything at all
+        raise SweepError(f"cannot talk to a Dask scheduler there ({type(error).__name__})",
+                         file=where) from None
+
+
+def _dask(client: Any, address: str) -> Callable[[_Chunks, dict[str, Cascade], str], _Rows]:
+    def run(chunks: _Chunks, cascades: dict[str, Cascade], code: str) -> _Rows:
+        from distributed import as_completed
+
+        shared = client.scatter(cascades, broadcast=True)
+        futures = [client.submit(evaluate_points, chunk, shared, code, pure=False)
+                   for chunk in chunks]
+        try:
+            for future in as_completed(futures, loop=client.loop):
+                try:
+                    rows = future.result()
+                except CascadeError:
+                    raise
+                except Exception as error:  # a lost scheduler or worker, a killed task
+                    raise SweepError(f"the Dask cluster failed ({type(error).__name__}: "
+                                     f"{str(error).splitlines()[0] if str(error) else ''}); "
+                                     "run again to resume", file=f"--dask {address}") from None
+                yield rows
+        finally:  # on Ctrl-C or a failure, drop what the cluster has not run yet
+            client.cancel([f for f in futures if not f.done()])
     return run
 
 
 def run_sweep(spec: SweepSpec, db: str | Path, *, workers: int = 1, dask: str | None = None,
-              progress: bool | None = False) -> SweepSummary:
+              progress: bool | None = False, replace: bool = False) -> SweepSummary:
     """Evaluate the points of ``spec`` not yet in ``db``; ``progress=None`` draws a bar when
     standard error is a terminal, ``False`` never, ``True`` always. Ctrl-C stops cleanly:
-    what finished is kept."""
+    what finished is kept. A sweep of the same name with other axes already in ``db`` is
+    refused (a :class:`SweepError` at the spec's name) unless ``replace``. The Dask
+    scheduler and the database are checked before anything is written."""
     start = time.perf_counter()
     code = code_version()
     cascades = {a: _cascade(a) for a in spec.algorithms}
-    points = spec.points()
-    keys = [point_key(p, cascades[p.algorithm], code) for p in points]
-    store = ResultStore(db)
+    todo_by_key: dict[str, Point] = {}
+    for p in spec.points():  # a key once, however often the spec gives its point
+        todo_by_key.setdefault(point_key(p, cascades[p.algorithm], code), p)
+    keys = list(todo_by_key)
+    workers = min(max(1, workers), 4 * default_workers())  # more only thrash (or fork-bomb)
+    client = _connect(dask) if dask else None
     try:
-        store.register(spec.name, spec=_spec_json(spec),
-                       constraints=dataclasses.asdict(spec.constraints), keys=keys)
-        stored = store.finished(keys)
-        todo = list({k: (p, k) for p, k in zip(points, keys, strict=True)
-                     if k not in stored}.values())
-        chunks = [todo[i:i + _CHUNK] for i in range(0, len(todo), _CHUNK)]
-        runner = _dask(dask) if dask else _local(max(1, workers))
-        bar = Progress(len(todo), label=spec.name, enabled=progress)
-        computed, interrupted = 0, False
-        results = runner(chunks, cascades, code)
+        store = ResultStore(db)
         try:
-            for rows in results:
-                store.add(rows)
-                computed += len(rows)
-                bar.update(len(rows))
-        except KeyboardInterrupt:
-            interrupted = True
+            described = _spec_json(spec)
+            difference = store.conflict(spec.name, described)
+            if difference and not replace:
+                raise SweepError(f"sweep {spec.name!r} is already in {db} with other axes "
+                                 f"({difference}); give this sweep another name",
+                                 file=spec.file, line=spec.name_line)
+            store.register(spec.name, spec=described,
+                           constraints=dataclasses.asdict(spec.constraints), keys=keys,
+                           replace=replace)
+            stored = store.finished(keys)
+            todo = [(p, k) for k, p in todo_by_key.items() if k not in stored]
+            chunks = [todo[i:i + _CHUNK] for i in range(0, len(todo), _CHUNK)]
+            runner = _dask(client, str(dask)) if client else _local(workers)
+            bar = Progress(len(todo), label=spec.name, enabled=progress)
+            computed, interrupted = 0, False
+            results = runner(chunks, cascades, code)
+            try:
+                for rows in results:
+                    store.add(rows)
+                    computed += len(rows)
+                    bar.update(len(rows))
+            except KeyboardInterrupt:
+                interrupted = True
+            finally:
+                results.close()  # stops the pool or cancels the cluster's tasks now
+                bar.close()
+            statuses = store.statuses(spec.name)
         finally:
-            results.close()  # stops the pool or cancels the cluster's tasks now
-            bar.close()
-        statuses = store.statuses(spec.name)
+            store.close()
     finally:
-        store.close()
-    return SweepSummary(sweep=spec.name, points=len(points), reused=len(points) - len(todo),
+        if client is not None:
+            client.close()
+    return SweepSummary(sweep=spec.name, points=len(keys), reused=len(keys) - len(todo),
                         computed=computed, seconds=time.perf_counter() - start,
-                        workers=0 if dask else max(1, workers), statuses=statuses,
+                        workers=0 if dask else workers, statuses=statuses,
                         interrupted=interrupted)
 
 

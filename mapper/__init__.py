@@ -21,7 +21,7 @@ from ._search import (
     search_workload,
 )
 from ._space import EinsumSpace, einsum_space
-from ._store import COLUMNS, ResultStore, StoreError
+from ._store import COLUMNS, SCHEMA_VERSION, ResultStore, StoreError, storable
 from ._studies import study, study_mapping
 from ._sweep import (
     ArchitectureAxes,
@@ -38,6 +38,7 @@ from ._tiles import Evaluated, evaluate_mapping, resolve_tiles
 __all__ = [
     "COLUMNS",
     "OBJECTIVES",
+    "SCHEMA_VERSION",
     "ArchitectureAxes",
     "Block",
     "Candidate",
@@ -65,6 +66,7 @@ __all__ = [
     "scored_candidates",
     "search",
     "search_workload",
+    "storable",
     "study",
     "study_mapping",
 ]
