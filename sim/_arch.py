@@ -43,12 +43,14 @@ _LARGEST = 2**50
 """Largest size or rate an architecture takes: the cost rules' integers stay exact."""
 
 
-def _positive(value: Any, what: str, *, integer: bool = False) -> None:
+def _positive(value: Any, what: str, *, integer: bool = False, least: float = 0.0) -> None:
     kinds = (int,) if integer else (int, float)
     # ``not 0 < value`` also refuses nan; inf and absurd sizes are refused by the bound.
     if isinstance(value, bool) or not isinstance(value, kinds) or not 0 < value <= _LARGEST:
         kind = "whole number" if integer else "number"
         raise CascadeError(f"{what} must be a positive {kind} (at most 2**50), not {value!r}")
+    if value < least:
+        raise CascadeError(f"{what} must be at least {least:g}, not {value!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,7 +118,7 @@ class Device:
     clock_mhz: float
 
     def __post_init__(self) -> None:
-        _positive(self.clock_mhz, f"device {self.name}: clock_mhz")
+        _positive(self.clock_mhz, f"device {self.name}: clock_mhz", least=1e-6)
         for key in ("dsp", "bram36", "lut", "ff"):
             _positive(getattr(self, key), f"device {self.name}: {key}", integer=True)
         if isinstance(self.uram, bool) or not isinstance(self.uram, int) or self.uram < 0:
@@ -189,7 +191,8 @@ class Dram:
     energy_pj_per_access: float | None = None
 
     def __post_init__(self) -> None:
-        _positive(self.bandwidth_bytes_per_s, "dram.bandwidth_bytes_per_s")
+        # Below a byte per second (or a hertz) the cycle counts leave float range.
+        _positive(self.bandwidth_bytes_per_s, "dram.bandwidth_bytes_per_s", least=1.0)
         _positive(self.access_bits, "dram.access_bits", integer=True)
         if self.energy_pj_per_access is not None:
             _positive(self.energy_pj_per_access, "dram.energy_pj_per_access")
@@ -225,7 +228,7 @@ class Architecture:
     device: Device | None = None
 
     def __post_init__(self) -> None:
-        _positive(self.clock_mhz, "clock_mhz")
+        _positive(self.clock_mhz, "clock_mhz", least=1e-6)
         _positive(self.word_bytes, "word_bytes", integer=True)
         if not self.units:
             raise CascadeError(f"architecture {self.name} has no compute unit")

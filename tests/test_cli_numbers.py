@@ -49,11 +49,11 @@ def test_a_buffer_that_rounds_to_nothing_is_refused(capsys: pytest.CaptureFixtur
 
 
 @pytest.mark.parametrize(("flag", "value", "low", "high"), [
-    ("--lengths", "1099511627776", 1, 65536),
-    ("--lengths", "0", 1, 65536),
-    ("--widths", "4096", 8, 64),
-    ("--table-bits", "30", 1, 16),
-    ("--table-bits", ",".join(["4"] * 17), 1, 16),
+    ("--lengths", "1099511627776", 1, 4096),
+    ("--lengths", "0", 1, 4096),
+    ("--widths", "64", 8, 32),
+    ("--table-bits", "16", 1, 12),
+    ("--table-bits", ",".join(["4"] * 17), 1, 12),
 ])
 def test_numerics_study_sizes_are_bounded_before_anything_is_built(
         capsys: pytest.CaptureFixture[str], flag: str, value: str, low: int, high: int) -> None:
@@ -105,3 +105,22 @@ def test_numerics_out_is_an_output_folder(tmp_path: Path,
     assert capsys.readouterr().err == (f"cascade: error: {out} exists and is not empty; pass "
                                        "--force to replace it\n")
     assert main([*argv, "--out", str(out), "--force"]) == 0
+
+
+def test_numerics_study_work_is_bounded(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["numerics", "--lengths", "4096,4095", "--widths", "16,24", "--table-bits", "4,6"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == ("cascade: error: the numerics study would take 32,764 "
+                                       "key-designs (summed lengths x widths x table sizes); "
+                                       "at most 15,360\n")
+
+
+@pytest.mark.parametrize(("flag", "message"), [
+    ("--bandwidth-gib-s=1e-300", "dram.bandwidth_bytes_per_s must be at least 1, not "
+                                 "1.073741824e-291"),
+    ("--clock-mhz=1e-300", "clock_mhz must be at least 1e-06, not 1e-300"),
+])
+def test_rates_too_small_to_count_are_refused(capsys: pytest.CaptureFixture[str], flag: str,
+                                              message: str) -> None:
+    assert main([*MAP, flag]) == 2
+    assert capsys.readouterr().err == f"cascade: error: {message}\n"
