@@ -212,7 +212,8 @@ def test_mapping_validation(change: dict[str, object], message: str) -> None:
 
 
 def test_architecture_validation() -> None:
-    with pytest.raises(CascadeError, match=r"^array must be a positive whole number, not 0$"):
+    with pytest.raises(CascadeError, match=r"^array must be a positive whole number \(at most "
+                                           r"2\*\*50\), not 0$"):
         architecture("fusemax", array=0)
     with pytest.raises(CascadeError, match=r"^unknown architecture 'tpu'; known: flat, "
                                            r"fusemax, u250, u50, unfused, zcu102$"):
