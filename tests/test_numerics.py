@@ -140,4 +140,5 @@ def test_numerics_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert {"softmax", "gelu", "inputs", "default"} <= set(data)
     assert (tmp_path / "softmax_error.png").stat().st_size > 5000
     assert main(["numerics", "--widths", "sixteen"]) == 2
-    assert "--widths must be whole numbers" in capsys.readouterr().err
+    assert capsys.readouterr().err == ("cascade: error: --widths must be at most 16 whole "
+                                       "numbers 8..32 separated by commas, not 'sixteen'\n")
