@@ -254,3 +254,22 @@ def test_map_json_keeps_the_keys_users_read(capsys: pytest.CaptureFixture[str]) 
         assert key in report
     assert report["live_state"]["per_query_row"] == "E + F + 2"
     assert sum(report["dram_bytes_by_tensor"].values()) == report["dram_bytes"]
+
+
+def test_a_sliding_window_moves_and_spends_linearly_in_the_sequence() -> None:
+    arch = architecture("fusemax", buffer_mib=1)
+    grown = {}
+    for name in ("sliding_window", "one_pass"):
+        reports = []
+        for seq in (4096, 16384):
+            shapes, instances = model("bert").workload(load(name), seq)
+            if name == "sliding_window":
+                shapes["W"] = 512
+            reports.append(search(load(name), arch, shapes, batch=64, heads=instances // 64,
+                                  objective="energy").report)
+        grown[name] = (reports[1].dram_bytes / reports[0].dram_bytes,
+                       reports[1].energy_j / reports[0].energy_j)
+    # Four times the keys and queries: a 512-key window does four times the work and
+    # traffic; dense attention sixteen times the work.
+    assert all(3.5 < g < 4.5 for g in grown["sliding_window"])
+    assert grown["one_pass"][1] > 12
