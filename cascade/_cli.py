@@ -109,6 +109,9 @@ def _build_parser() -> argparse.ArgumentParser:
                           help="local processes (default: the cores this process may use)")
     sweeping.add_argument("--dask", metavar="ADDRESS",
                           help="run on a dask.distributed scheduler, e.g. tcp://host:8786")
+    sweeping.add_argument("--replace", action="store_true",
+                          help="a sweep of the same name with other axes is in the database: "
+                               "let this spec's axes replace its membership")
     sweeping.add_argument("--json", action="store_true")
 
     reporting = commands.add_parser("report", help="HTML report with plots, CSV and Parquet "
@@ -458,7 +461,8 @@ def _dse(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     spec = load_sweep(args.spec)
-    summary = run_sweep(spec, args.db, workers=args.workers, dask=args.dask, progress=None)
+    summary = run_sweep(spec, args.db, workers=args.workers, dask=args.dask, progress=None,
+                        replace=args.replace)
     if args.json:
         print(json.dumps(summary.to_json(), indent=2))
     else:

@@ -521,3 +521,17 @@ def test_pool_workers_die_with_their_parent(tmp_path: Path, sig: signal.Signals)
         except ProcessLookupError:
             pass
     assert process.returncode == -sig
+
+
+def test_cli_replace_takes_a_sweep_name_over(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "r.sqlite"
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text(NAMED)
+    second.write_text(NAMED.replace("[1024]", "[1024, 2048]"))
+    assert main(["sweep", str(first), "--db", str(db), "--workers", "1"]) == 0
+    assert main(["sweep", str(second), "--db", str(db), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith("give this sweep another name\n") and err.count("\n") == 1
+    assert main(["sweep", str(second), "--db", str(db), "--workers", "1", "--replace"]) == 0
+    assert len(ResultStore(db).rows("shared")) == 2
