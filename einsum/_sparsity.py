@@ -32,10 +32,17 @@ Many boxes are handled at once with numpy. Along the way:
 * a box whose undecided comparisons are linear in one variable x is solved row by row: the
   condition changes value only where some comparison changes, at most twice per comparison,
   so each row costs a few evaluations however long it is;
-* small boxes are counted point by point.
+* small boxes are counted point by point;
+* while boxes are few, each is cut in up to eight pieces per variable, not two (a step
+  costs about the same for one box or a thousand, so fewer steps reach the leaves).
 
 :func:`touched` asks the same question of tiles (loop blocks) instead of points: which
-blocks hold at least one computed point.
+blocks hold at least one computed point. A block's points are found without deciding the
+blocks one by one: the offsets within a block are eliminated, exactly (Fourier-Motzkin over
+the integers, with ``//``, ``%``, ``abs``, ``!=`` and few-valued ``log2``, ``pow2`` and
+factors rewritten into linear cases), leaving a condition on block indices whose points are
+counted as above. A million blocks of one query each, a whole key range apiece, is then one
+count over a million points, not a million searches.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
+from itertools import product
 
 import numpy as np
 
@@ -96,6 +104,12 @@ such boxes never merge, so fewer, larger leaves are cheaper."""
 
 _CHUNK = 1 << 15
 """Boxes evaluated together (bounds the memory of one step)."""
+
+_WAYS = 8
+"""Most pieces a box is cut into along one variable in one step."""
+
+_FEW_BOXES = 1024
+"""Boxes a step may cut into (more pieces per box while they are fewer than this)."""
 
 
 def _merges(expr: Expr) -> bool:
@@ -343,7 +357,16 @@ def _maximum(expr: IExpr, n: Mapping[str, int], values: Mapping[str, int]) -> in
 def _solve(cond: Cond, sizes: tuple[int, ...], tiles: tuple[int, ...],
            measured: tuple[bool, ...], params: tuple[tuple[str, int], ...]) -> int:
     """The touched measure of one component, its variables named v0, v1, ... (the same
-    mask renamed along a cascade, or asked for again by a sweep, is counted once)."""
+    mask renamed along a cascade, or asked for again by a sweep, is counted once).
+
+    Blocks larger than a point are first turned into points (:func:`_by_elimination`):
+    deciding them one by one would take a step per block along a rank cut fine while
+    another is whole (a million blocks of one query each, every one holding a point)."""
+    if _ELIMINATE and any(t > 1 for t in tiles):
+        try:
+            return _by_elimination(cond, sizes, tiles, measured, params)
+        except (_NotLinear, _TooIrregular):
+            pass   # the blocks are decided one by one
     program = _Program(cond, tuple(f"v{i}" for i in range(len(sizes))), dict(params))
     return _Engine(program, sizes, tiles, measured).run()
 
@@ -361,6 +384,625 @@ def _count_points(cond: Cond, variables: tuple[str, ...], dims: tuple[int, ...],
         shape[axis] = size
         env[v] = np.arange(size).reshape(shape)
     return int(np.broadcast_to(evaluate(cond, env), dims).sum())
+
+
+# ----- blocks by elimination
+
+
+_ELIMINATE = True
+"""Whether blocks are first turned into points by eliminating the offsets within them (off
+only to test the block-by-block search on its own)."""
+
+_FEW = 4
+"""A rank cut into at most this many blocks is taken one block at a time."""
+
+_MAX_PARTS = 16
+"""Most sub-problems (choices of blocks, ragged last blocks) one elimination may take."""
+
+_MAX_TERMS = 256
+"""Most conjunctions the condition may expand into once its hidden variables are exposed."""
+
+_MAX_CASES = 64
+"""Most values a ``log2``, ``pow2`` or factor of a product may be split into."""
+
+_MAX_STEPS = 48
+"""Most variables (hidden ones and those introduced for ``//``, ``%``) one conjunction may
+eliminate."""
+
+_MAX_CONSTRAINTS = 512
+"""Most inequalities one conjunction may grow to while its variables are eliminated."""
+
+
+class _NotLinear(Exception):
+    """Elimination does not apply exactly: a hidden variable in a product of two varying
+    factors with many values, under a variable divisor, or too many cases. Blocks are then
+    decided one by one by the block counter."""
+
+
+_Key = tuple[str, object]
+"""A term of a linear form: ("k", name) a variable that stays (its points are counted),
+("x", name) a hidden one (some value of it must exist), ("n", expr) an expression over
+staying variables only, kept as it stands."""
+
+_Lin = tuple[dict[_Key, int], int]
+"""A linear form: coefficients of its terms, and a constant."""
+
+_Con = tuple[str, dict[_Key, int], int]
+"""``form >= 0`` (kind ">=") or ``form == 0`` (kind "==")."""
+
+_Piece = tuple[object, ...]
+"""How one variable's blocks are taken (see :func:`_pieces`)."""
+
+
+def _by_elimination(cond: Cond, sizes: tuple[int, ...], tiles: tuple[int, ...],
+                    measured: tuple[bool, ...], params: tuple[tuple[str, int], ...]) -> int:
+    """The touched measure of one component as a count of points, without deciding blocks
+    one by one.
+
+    A block holds a computed point when some offsets within it satisfy the condition: the
+    offsets are existentially quantified, and for conditions linear in them (``//`` and
+    ``%`` by constants, ``abs`` and ``!=`` included, by exact rewriting) they are eliminated
+    exactly, by Fourier-Motzkin over the integers: some integer y lies in
+    ``[max ceil(A_i / a_i), min floor(B_j / b_j)]`` exactly when every lower bound is at
+    most every upper bound. A variable in blocks of t becomes ``t * V + r`` (V the block,
+    kept and counted; r its offset, eliminated), a rank in one or a few blocks is eliminated
+    whole (block by block). What is left is a condition on block indices whose points are
+    counted, each weighing its block's measured extent; the ragged last block of a measured
+    rank is its own sub-problem.
+    """
+    values = dict(params)
+    options = [_pieces(n, t, m, few=True) for n, t, m in zip(sizes, tiles, measured,
+                                                               strict=True)]
+    if math.prod(len(o) for o in options) > _MAX_PARTS:
+        options = [_pieces(n, t, m, few=False) for n, t, m in zip(sizes, tiles, measured,
+                                                                    strict=True)]
+    if math.prod(len(o) for o in options) > _MAX_PARTS:
+        raise _NotLinear
+    return sum(_part_count(cond, parts, sizes, values, params) for parts in product(*options))
+
+
+def _pieces(n: int, t: int, measured: bool, few: bool) -> list[_Piece]:
+    """The ways variable blocks are taken: ("point", n) kept as it is (blocks of 1);
+    ("range", lo, hi, weight) hidden within one block; ("tiles", t, count, bound, weight)
+    as ``t * V + r`` over ``count`` blocks (``bound``: the size, when the last block is
+    ragged and must keep r below it)."""
+    if t == 1:
+        return [("point", n)]
+    blocks = -(-n // t)
+    if blocks == 1 or (few and blocks <= _FEW):
+        return [("range", lo, min(lo + t, n) - 1, min(t, n - lo) if measured else 1)
+                for lo in range(0, n, t)]
+    whole, rest = divmod(n, t)
+    if not measured:   # every block weighs 1: the ragged one bounds its offsets
+        return [("tiles", t, blocks, n if rest else 0, 1)]
+    out: list[_Piece] = [("tiles", t, whole, 0, t)]
+    if rest:
+        out.append(("range", whole * t, n - 1, rest))
+    return out
+
+
+def _part_count(cond: Cond, parts: Sequence[_Piece], sizes: Sequence[int],
+                values: dict[str, int], params: tuple[tuple[str, int], ...]) -> int:
+    """The weighted count of one choice of pieces (one per variable)."""
+    subst: dict[str, _Lin] = {}
+    kept: list[tuple[str, int]] = []
+    ranges: list[_Con] = []
+    weight = 1
+    for i, piece in enumerate(parts):
+        name = f"v{i}"
+        if piece[0] == "point":
+            subst[name] = ({("k", name): 1}, 0)
+            kept.append((name, int(piece[1])))   # type: ignore[call-overload]
+            continue
+        x: _Key = ("x", name)
+        if piece[0] == "range":
+            _kind, lo, hi, w = piece
+            subst[name] = ({x: 1}, 0)
+            ranges += [(">=", {x: 1}, -int(lo)), (">=", {x: -1}, int(hi))]  # type: ignore[call-overload]
+        else:
+            _kind, t, count, bound, w = piece
+            k: _Key = ("k", name)
+            subst[name] = ({k: int(t), x: 1}, 0)   # type: ignore[call-overload]
+            ranges += [(">=", {x: 1}, 0), (">=", {x: -1}, int(t) - 1)]  # type: ignore[call-overload]
+            if bound:   # the ragged last block: t V + r < size
+                ranges.append((">=", {k: -int(t), x: -1}, int(bound) - 1))  # type: ignore[call-overload]
+            kept.append((name, int(count)))   # type: ignore[call-overload]
+        weight *= int(w)   # type: ignore[call-overload]
+    elim = _Eliminator(subst, values, {f"v{i}": n for i, n in enumerate(sizes)})
+    conds: dict[Cond, None] = {}
+    for cons, leaves in elim.dnf(cond, False):
+        left = elim.eliminate(list(cons) + ranges)
+        if left is None:
+            continue   # no hidden values satisfy this conjunction
+        members = [_compare(c) for c in left] + list(leaves)
+        if not members:   # holds at every kept point
+            return weight * math.prod(size for _name, size in kept)
+        whole = members[0]
+        for m in members[1:]:
+            whole = Both(whole, m)
+        conds[whole] = None
+    if not conds:
+        return 0
+    terms = list(conds)
+    result = terms[0]
+    for term in terms[1:]:
+        result = Either(result, term)
+    return weight * _count_kept(result, kept, params)
+
+
+def _count_kept(cond: Cond, kept: Sequence[tuple[str, int]],
+                params: tuple[tuple[str, int], ...]) -> int:
+    """Points of the grid of ``kept`` variables where ``cond`` holds."""
+    used = set(variables_of(cond))
+    factor = math.prod(size for name, size in kept if name not in used)
+    names = [name for name, _size in kept if name in used]
+    if not names:
+        return factor * int(bool(evaluate(cond, dict(params))))
+    canonical = renamed(cond, {name: f"v{i}" for i, name in enumerate(names)})
+    dims = dict(kept)
+    k = len(names)
+    return factor * _solve(canonical, tuple(dims[n] for n in names), (1,) * k, (True,) * k,
+                           params)
+
+
+def _compare(con: _Con) -> Cond:
+    kind, coef, const = con
+    return Compare(kind, _expr(coef, const), INum(0))
+
+
+def _expr(coef: Mapping[_Key, int], const: int) -> IExpr:
+    """A linear form as an expression."""
+    out: IExpr | None = None
+    for key, c in coef.items():
+        term = IVar(str(key[1])) if key[0] == "k" else key[1]
+        assert key[0] != "x"
+        mag: IExpr = term if abs(c) == 1 else IOp("*", INum(abs(c)), term)  # type: ignore[arg-type]
+        if out is None:
+            out = mag if c > 0 else IOp("-", INum(0), mag)
+        else:
+            out = IOp("+" if c > 0 else "-", out, mag)
+    if out is None:
+        return INum(const)
+    if const:
+        out = IOp("+" if const > 0 else "-", out, INum(abs(const)))
+    return out
+
+
+def _hidden(coef: Mapping[_Key, int]) -> bool:
+    return any(k[0] == "x" for k in coef)
+
+
+def _plus(a: _Lin, b: _Lin, scale: int = 1) -> _Lin:
+    """a + scale * b."""
+    coef = dict(a[0])
+    for k, c in b[0].items():
+        coef[k] = coef.get(k, 0) + scale * c
+    return {k: c for k, c in coef.items() if c}, a[1] + scale * b[1]
+
+
+def _times(a: _Lin, k: int) -> _Lin:
+    if k == 0:
+        return {}, 0
+    return {key: c * k for key, c in a[0].items()}, a[1] * k
+
+
+def _normal(kind: str, coef: dict[_Key, int], const: int) -> _Con | bool:
+    """A constraint with coprime coefficients (tightened: over the integers,
+    ``g * s + c >= 0`` is ``s + floor(c / g) >= 0``), or its truth when it is constant."""
+    coef = {k: c for k, c in coef.items() if c}
+    if not coef:
+        return const >= 0 if kind == ">=" else const == 0
+    g = math.gcd(*coef.values())
+    if g > 1:
+        if kind == "==" and const % g:
+            return False
+        coef = {k: c // g for k, c in coef.items()}
+        const //= g
+    return kind, coef, const
+
+
+def _tidy(cons: Iterable[_Con]) -> list[_Con] | None:
+    """Normalised, constant ones decided, repeats dropped; None when one is false."""
+    out: dict[tuple[object, ...], _Con] = {}
+    for kind, coef, const in cons:
+        con = _normal(kind, coef, const)
+        if con is False:
+            return None
+        if con is True:
+            continue
+        assert not isinstance(con, bool)
+        out.setdefault((con[0], frozenset(con[1].items()), con[2]), con)
+    return list(out.values())
+
+
+class _Eliminator:
+    """Rewrites a condition over substituted variables into conjunctions of linear
+    constraints over kept and hidden variables, and eliminates the hidden ones."""
+
+    def __init__(self, subst: dict[str, _Lin], values: Mapping[str, int],
+                 sizes: Mapping[str, int]) -> None:
+        self.subst = subst
+        self.hidden = {name for name, (coef, _c) in subst.items() if _hidden(coef)}
+        self.values = values
+        self.sizes = sizes
+        self.fresh = 0
+        self._involves: dict[int, bool] = {}
+
+    def _new(self) -> _Key:
+        self.fresh += 1
+        return ("x", f"#{self.fresh}")
+
+    def involves(self, node: object) -> bool:
+        """Whether ``node`` reads a hidden variable."""
+        key = id(node)
+        if key not in self._involves:
+            self._involves[key] = any(isinstance(n, IVar) and n.name in self.hidden
+                                      for n in _postorder(node))
+        return self._involves[key]
+
+    # from the condition to conjunctions
+
+    def dnf(self, cond: Cond, negate: bool) -> list[tuple[tuple[_Con, ...], tuple[Cond, ...]]]:
+        """Conjunctions (constraints, untouched sub-conditions) whose disjunction is
+        ``cond`` (negated if asked); sub-conditions without hidden variables stay whole."""
+        if not self.involves(cond):
+            return [((), (Negation(cond) if negate else cond,))]
+        if isinstance(cond, Negation):
+            return self.dnf(cond.arg, not negate)
+        if isinstance(cond, Both | Either):
+            left, right = self.dnf(cond.left, negate), self.dnf(cond.right, negate)
+            if isinstance(cond, Both) != negate:
+                terms = [(a[0] + b[0], a[1] + b[1]) for a in left for b in right]
+            else:
+                terms = left + right
+            if len(terms) > _MAX_TERMS:
+                raise _NotLinear
+            return terms
+        assert isinstance(cond, Compare)
+        op = _NEGATED[cond.op] if negate else cond.op
+        out = []
+        for lf, lside in self.linear(cond.left):
+            for rf, rside in self.linear(cond.right):
+                coef, const = _plus(lf, rf, -1)
+                for extra in _atom(op, coef, const):
+                    out.append((tuple(lside + rside + extra), ()))
+        return out
+
+    def _value(self, e: IExpr) -> int:
+        """A constant expression's exact value."""
+        if isinstance(e, INum):
+            return e.value
+        if isinstance(e, ISize):
+            return int(self.values[e.name])
+        if isinstance(e, IAbs):
+            return abs(self._value(e.arg))
+        if isinstance(e, ILog2):
+            x = self._value(e.arg)
+            return x.bit_length() - 1 if x > 0 else -1
+        if isinstance(e, IPow2):
+            x = self._value(e.arg)
+            if x > MAX_POW2:
+                raise _NotLinear
+            return 1 << max(x, 0)
+        assert isinstance(e, IOp)
+        a, b = self._value(e.left), self._value(e.right)
+        if e.op in ("//", "%") and b == 0:
+            raise _NotLinear
+        return {"+": a + b, "-": a - b, "*": a * b}[e.op] if e.op in "+-*" else \
+            a // b if e.op == "//" else a % b
+
+    def _opaque(self, e: IExpr) -> list[tuple[_Lin, list[_Con]]]:
+        if not any(isinstance(n, IVar) for n in _postorder(e)):
+            return [(({}, self._value(e)), [])]
+        return [(({("n", e): 1}, 0), [])]
+
+    def linear(self, e: IExpr) -> list[tuple[_Lin, list[_Con]]]:
+        """Alternatives (a linear form and the constraints under which it is the value)
+        whose union is ``e``: one, or two for abs of a hidden variable."""
+        if isinstance(e, IVar):
+            return [(self.subst[e.name], [])]
+        if isinstance(e, INum | ISize):
+            return [(({}, self._value(e)), [])]
+        if isinstance(e, IAbs):
+            if not self.involves(e):
+                return self._opaque(e)
+            out = []
+            for form, side in self.linear(e.arg):
+                neg = _times(form, -1)
+                out.append((form, [*side, (">=", dict(form[0]), form[1])]))
+                out.append((neg, [*side, (">=", dict(neg[0]), neg[1] - 1)]))
+            return out
+        if isinstance(e, ILog2 | IPow2):
+            if not self.involves(e):
+                return self._opaque(e)
+            # a hidden argument with few values: one case per value of the node
+            lo, hi = self._bounds(e.arg)
+            out = []
+            for form, side in self.linear(e.arg):
+                for value, (low, high) in _cases(isinstance(e, ILog2), lo, hi):
+                    extra: list[_Con] = []
+                    if low is not None:   # form >= low
+                        extra.append((">=", dict(form[0]), form[1] - low))
+                    if high is not None:   # form <= high
+                        neg = _times(form, -1)
+                        extra.append((">=", dict(neg[0]), neg[1] + high))
+                    out.append((({}, value), side + extra))
+            return _capped(out)
+        assert isinstance(e, IOp)
+        if e.op in "+-":
+            return [(_plus(a, b, 1 if e.op == "+" else -1), sa + sb)
+                    for a, sa in self.linear(e.left) for b, sb in self.linear(e.right)]
+        constant_right = not any(isinstance(n, IVar) for n in _postorder(e.right))
+        if e.op == "*":
+            if not any(isinstance(n, IVar) for n in _postorder(e.left)):
+                k = self._value(e.left)
+                return [(_times(f, k), s) for f, s in self.linear(e.right)]
+            if constant_right:
+                k = self._value(e.right)
+                return [(_times(f, k), s) for f, s in self.linear(e.left)]
+            if not self.involves(e):
+                return self._opaque(e)
+            return _capped([pair for a, sa in self.linear(e.left)
+                            for b, sb in self.linear(e.right)
+                            for pair in self._product(e, a, sa, b, sb)])
+        if not self.involves(e):
+            return self._opaque(e)
+        if not constant_right:
+            raise _NotLinear   # a hidden variable over a variable divisor
+        k = self._value(e.right)
+        if k == 0:
+            raise _NotLinear
+        out = []
+        for form, side in self.linear(e.left):
+            # floor(x / k) is the q with 0 <= s x - |k| q <= |k| - 1 (s the sign of k)
+            num = form if k > 0 else _times(form, -1)
+            size = abs(k)
+            if size == 1:
+                quotient = num
+                extra: list[_Con] = []
+            else:
+                q = self._new()
+                quotient = ({q: 1}, 0)
+                low = _plus(num, quotient, -size)
+                extra = [(">=", dict(low[0]), low[1]),
+                         (">=", dict(_times(low, -1)[0]), size - 1 - low[1])]
+            if e.op == "//":
+                out.append((quotient, side + extra))
+            else:   # x % k == x - k * (x // k)
+                out.append((_plus(form, quotient, -k), side + extra))
+        return out
+
+    def _product(self, e: IOp, a: _Lin, sa: list[_Con], b: _Lin, sb: list[_Con]
+                 ) -> list[tuple[_Lin, list[_Con]]]:
+        """A product of two alternatives: linear when one is a constant, or when a factor
+        without hidden variables takes few values (one case per value)."""
+        if not a[0]:
+            return [(_times(b, a[1]), sa + sb)]
+        if not b[0]:
+            return [(_times(a, b[1]), sa + sb)]
+        for factor, other, expr in ((a, b, e.left), (b, a, e.right)):
+            if _hidden(factor[0]) or self.involves(expr):
+                continue
+            lo, hi = self._bounds(expr)
+            if hi - lo >= _MAX_CASES:
+                break
+            out = []
+            for value in range(lo, hi + 1):
+                pin = _plus(factor, ({}, -value))   # the factor == value
+                out.append((_times(other, value), sa + sb + [("==", pin[0], pin[1])]))
+            return out
+        raise _NotLinear
+
+    def _bounds(self, e: IExpr) -> tuple[int, int]:
+        """Bounds of ``e`` over the whole grid (interval arithmetic)."""
+        if isinstance(e, IVar):
+            return 0, self.sizes[e.name] - 1
+        if isinstance(e, INum | ISize):
+            v = self._value(e)
+            return v, v
+        if isinstance(e, IAbs):
+            lo, hi = self._bounds(e.arg)
+            return (lo if lo >= 0 else -hi if hi <= 0 else 0), max(-lo, hi)
+        if isinstance(e, ILog2):
+            lo, hi = self._bounds(e.arg)
+            return (lo.bit_length() - 1 if lo > 0 else -1), (hi.bit_length() - 1 if hi > 0
+                                                              else -1)
+        if isinstance(e, IPow2):
+            lo, hi = self._bounds(e.arg)
+            if hi > MAX_POW2:
+                raise _NotLinear
+            return 1 << max(lo, 0), 1 << max(hi, 0)
+        assert isinstance(e, IOp)
+        (a, b), (c, d) = self._bounds(e.left), self._bounds(e.right)
+        if e.op == "+":
+            return a + c, b + d
+        if e.op == "-":
+            return a - d, b - c
+        if e.op == "*":
+            corners = (a * c, a * d, b * c, b * d)
+            return min(corners), max(corners)
+        if c != d or c == 0:
+            raise _NotLinear   # a variable divisor
+        if e.op == "//":
+            return (a // c, b // c) if c > 0 else (b // c, a // c)
+        if a // c == b // c:   # one quotient: the remainder grows with x
+            return a % c, b % c
+        return (0, c - 1) if c > 0 else (c + 1, 0)
+
+    # eliminating hidden variables
+
+    def eliminate(self, cons: list[_Con]) -> list[_Con] | None:
+        """The constraints on kept variables under which some hidden values satisfy
+        ``cons`` (None: none do)."""
+        left = _tidy(cons)
+        for _step in range(_MAX_STEPS):
+            if left is None:
+                return None
+            hidden = list(dict.fromkeys(k for _kind, coef, _c in left for k in coef
+                                        if k[0] == "x"))
+            if not hidden:
+                return left
+            if len(left) > _MAX_CONSTRAINTS:
+                raise _NotLinear
+            units = [(con, k) for con in left if con[0] == "==" for k in hidden
+                     if abs(con[1].get(k, 0)) == 1]
+            if units:   # y is fixed by an equation: substituted, exactly
+                # the variable read least first: a window's offset stays, h in m % H == h
+                # goes (its range then repeats the remainder's)
+                reads = {k: sum(k in coef for _kind, coef, _c in left) for k in hidden}
+                left = _tidy(_substitute(left, *min(units, key=lambda u: reads[u[1]])))
+                continue
+            y = min(hidden, key=lambda k: _cost(left, k))
+            left = _tidy(self._fourier_motzkin(left, y))
+        raise _NotLinear
+
+    def _fourier_motzkin(self, cons: list[_Con], y: _Key) -> list[_Con]:
+        """Some integer y satisfies a*y >= A (every lower bound) and b*y <= B (every
+        upper bound) exactly when ceil(A / a) <= floor(B / b) for every pair."""
+        out: list[_Con] = []
+        lows: list[tuple[int, _Lin]] = []
+        ups: list[tuple[int, _Lin]] = []
+        for kind, coef, const in cons:
+            c = coef.get(y, 0)
+            if not c:
+                out.append((kind, coef, const))
+                continue
+            rest: _Lin = ({k: v for k, v in coef.items() if k != y}, const)
+            if c > 0:   # c y + rest >= 0 (or == 0): c y >= -rest
+                lows.append((c, _times(rest, -1)))
+                if kind == "==":
+                    ups.append((c, _times(rest, -1)))
+            else:
+                ups.append((-c, rest))
+                if kind == "==":
+                    lows.append((-c, rest))
+        for a, low in lows:
+            for b, up in ups:
+                out.extend(self._pair(a, low, b, up))
+        return out
+
+    def _pair(self, a: int, low: _Lin, b: int, up: _Lin) -> list[_Con]:
+        """ceil(low / a) <= floor(up / b) as linear constraints."""
+        gap = _plus(up, low, -1)
+        if a == b and not gap[0]:   # [low, low + gap] holds a multiple of a
+            if gap[1] >= a - 1:
+                return []
+            if gap[1] < 0:
+                return [(">=", {}, -1)]
+            if not _hidden(low[0]):   # (-low) % a <= gap
+                f = _plus(({}, gap[1]), self._floor(_times(low, -1), a), a)
+                f = _plus(f, low, 1)
+                return [(">=", f[0], f[1])]
+        if a == 1:   # low <= floor(up / b) iff b low <= up
+            f = _plus(up, low, -b)
+            return [(">=", f[0], f[1])]
+        if b == 1:   # ceil(low / a) <= up iff low <= a up
+            f = _plus(_times(up, a), low, -1)
+            return [(">=", f[0], f[1])]
+        if not _hidden(up[0]):   # floor(up / b) is an expression of kept variables
+            f = _plus(_times(self._floor(up, b), a), low, -1)
+            return [(">=", f[0], f[1])]
+        if not _hidden(low[0]):   # ceil(low / a) == -floor(-low / a)
+            f = _plus(up, self._floor(_times(low, -1), a), b)
+            return [(">=", f[0], f[1])]
+        u = self._new()   # u = floor(up / b): b u <= up <= b u + b - 1, and low <= a u
+        top = _plus(up, ({u: 1}, 0), -b)
+        f = _plus(({u: a}, 0), low, -1)
+        return [(">=", top[0], top[1]), (">=", _times(top, -1)[0], b - 1 - top[1]),
+                (">=", f[0], f[1])]
+
+    @staticmethod
+    def _floor(form: _Lin, k: int) -> _Lin:
+        if not form[0]:
+            return {}, form[1] // k
+        return {("n", IOp("//", _expr(*form), INum(k))): 1}, 0
+
+
+def _cases(log2: bool, lo: int, hi: int) -> list[tuple[int, tuple[int | None, int | None]]]:
+    """The values of log2(x) (or pow2(x)) for x in [lo, hi], each with the range of x giving
+    it (None: unbounded on that side)."""
+    out: list[tuple[int, tuple[int | None, int | None]]] = []
+    if log2:
+        if lo <= 0:
+            out.append((-1, (None, 0)))
+        if hi >= 1:
+            out += [(j, (1 << j, (1 << (j + 1)) - 1))
+                    for j in range(max(lo, 1).bit_length() - 1, hi.bit_length())]
+    else:
+        if lo < 0:
+            out.append((1, (None, -1)))
+        out += [(1 << x, (x, x)) for x in range(max(lo, 0), hi + 1)]
+    if len(out) > _MAX_CASES:
+        raise _NotLinear
+    return out
+
+
+def _capped(alternatives: list[tuple[_Lin, list[_Con]]]) -> list[tuple[_Lin, list[_Con]]]:
+    if len(alternatives) > _MAX_TERMS:
+        raise _NotLinear
+    return alternatives
+
+
+def _atom(op: str, coef: dict[_Key, int], const: int) -> list[list[_Con]]:
+    """``form op 0`` as alternatives of constraints (over the integers)."""
+    neg = {k: -c for k, c in coef.items()}
+    if op == "<":
+        return [[(">=", neg, -const - 1)]]
+    if op == "<=":
+        return [[(">=", neg, -const)]]
+    if op == ">":
+        return [[(">=", coef, const - 1)]]
+    if op == ">=":
+        return [[(">=", coef, const)]]
+    if op == "==":
+        return [[("==", coef, const)]]
+    return [[(">=", coef, const - 1)], [(">=", neg, -const - 1)]]
+
+
+def _substitute(cons: list[_Con], con: _Con, y: _Key) -> list[_Con]:
+    """Every constraint but ``con`` with y replaced by its value from ``con``, an equation
+    with coefficient +-1 on y."""
+    c = con[1][y]
+    rest: _Lin = ({k: v for k, v in con[1].items() if k != y}, con[2])
+    value = _times(rest, -c)   # c y + rest == 0, c = +-1: y = -c rest
+    out: list[_Con] = []
+    for other in cons:
+        if other is con:
+            continue
+        d = other[1].get(y, 0)
+        if not d:
+            out.append(other)
+            continue
+        base: _Lin = ({k: v for k, v in other[1].items() if k != y}, other[2])
+        f = _plus(base, value, d)
+        out.append((other[0], f[0], f[1]))
+    return out
+
+
+def _cost(cons: list[_Con], y: _Key) -> int:
+    """How much eliminating y adds: its pairs of bounds, weighted by what each becomes."""
+    lows: list[tuple[int, bool, _Lin]] = []
+    ups: list[tuple[int, bool, _Lin]] = []
+    for kind, coef, const in cons:
+        c = coef.get(y, 0)
+        if not c:
+            continue
+        hid = any(k[0] == "x" and k != y for k in coef)
+        rest: _Lin = ({k: v for k, v in coef.items() if k != y}, const)
+        bound = _times(rest, -1) if c > 0 else rest   # |c| y >= bound, or <= bound
+        if c > 0 or kind == "==":
+            lows.append((abs(c), hid, bound))
+        if c < 0 or kind == "==":
+            ups.append((abs(c), hid, bound))
+    cost = 0
+    for (a, ha, low), (b, hb, up) in product(lows, ups):
+        gap = _plus(up, low, -1)
+        if a == b and not gap[0] and gap[1] >= a - 1:
+            continue   # always holds: no constraint at all
+        # a unit coefficient keeps the pair linear; otherwise a floor of kept variables
+        # (harder to count) or, hidden on both sides, a new variable
+        cost += 1 if a == 1 or b == 1 else 1000 if ha and hb else 30
+    return cost
 
 
 # ----- compiled conditions
@@ -1384,21 +2026,34 @@ class _Engine:
             return out
         s = b.take(go)
         choice = choice[go]
+        # while boxes are few, a step costs the same however many there are: cut each in
+        # more pieces, so that fewer steps reach the leaves
+        cuts = int(np.max(np.sum(choice, axis=1)))
+        ways = 2
+        while ways < _WAYS and len(s) * (2 * ways) ** cuts <= _FEW_BOXES:
+            ways *= 2
         for v in range(d):
             mask = choice[:, v]
             if not np.any(mask):
                 continue
-            lo_v, hi_v = s.lo[:, v], s.hi[:, v]
+            parts, chosen = [s.take(~mask)], [choice[~mask]]
+            cut = s.take(mask)
+            lo_v, hi_v = cut.lo[:, v], cut.hi[:, v]
             e = hi_v - lo_v + 1
-            t = int(self.tiles[v])
-            whole = s.group < 0
-            half_tiles = (-(-e // t)) // 2
-            mid = np.where(whole, lo_v + half_tiles * t, lo_v + e // 2)
-            upper = s.take(mask)
-            upper.lo[:, v] = mid[mask]
-            s.hi[:, v] = np.where(mask, mid - 1, hi_v)
-            s = _Boxes.join([s, upper])
-            choice = np.concatenate([choice, choice[mask]])
+            # whole boxes are cut at tile boundaries, existence groups anywhere
+            unit = np.where(cut.group < 0, int(self.tiles[v]), 1)
+            units = -(-e // unit)
+            for j in range(ways):
+                start = lo_v + units * j // ways * unit
+                stop = np.where(j == ways - 1, hi_v, lo_v + units * (j + 1) // ways * unit - 1)
+                keep = stop >= start
+                piece = cut.take(keep)
+                piece.lo[:, v] = start[keep]
+                piece.hi[:, v] = stop[keep]
+                parts.append(piece)
+                chosen.append(choice[mask][keep])
+            s = _Boxes.join(parts)
+            choice = np.concatenate(chosen)
         out.append(s)
         return out
 

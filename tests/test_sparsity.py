@@ -51,7 +51,6 @@ from einsum._sparsity import (
 )
 
 MILLION = 2**20
-Knobs = Callable[[tuple[int, int, int, int]], None]
 
 # ----- random conditions over a, b, c against the point-by-point oracle
 
@@ -65,10 +64,16 @@ _CONDS = st.recursive(
     st.builds(Compare, st.sampled_from(["<", "<=", ">", ">=", "==", "!="]), _EXPRS, _EXPRS),
     lambda inner: st.one_of(st.builds(Both, inner, inner), st.builds(Either, inner, inner),
                             st.builds(Negation, inner)), max_leaves=4)
-# the engine's knobs (leaf points, rows, search leaves, boxes per step), and small ones that
-# exercise splitting
-_DEFAULT = (sparsity._LEAF, sparsity._ROWS, sparsity._SEARCH, sparsity._CHUNK)
-_KNOBS = st.sampled_from([_DEFAULT, (1, 1, 1, 3), (4, 2, 8, 7), (1, 8, 2, 1)])
+# the engine's knobs (leaf points, rows, search leaves, boxes per step, most pieces per cut,
+# blocks turned into points by elimination), and small ones that exercise splitting, cuts in
+# two and the block-by-block search
+_DEFAULT = (sparsity._LEAF, sparsity._ROWS, sparsity._SEARCH, sparsity._CHUNK, sparsity._WAYS,
+            sparsity._ELIMINATE)
+_KNOBS = st.sampled_from([_DEFAULT, (1, 1, 1, 3, 2, True), (4, 2, 8, 7, 4, False),
+                          (1, 8, 2, 1, 8, True), (64, 128, 4096, 1 << 15, 2, False)])
+_KNOB_NAMES = ("_LEAF", "_ROWS", "_SEARCH", "_CHUNK", "_WAYS", "_ELIMINATE")
+Values = tuple[int, int, int, int, int, bool]
+Knobs = Callable[[Values], None]
 _SETTINGS = settings(max_examples=150, deadline=None,
                      suppress_health_check=[HealthCheck.too_slow,
                                             HealthCheck.function_scoped_fixture])
@@ -93,8 +98,8 @@ def _grid(cond: Cond, sizes: dict[str, int]) -> np.ndarray:
 
 @pytest.fixture
 def knobs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Knobs]:
-    def use(values: tuple[int, int, int, int]) -> None:
-        for name, value in zip(("_LEAF", "_ROWS", "_SEARCH", "_CHUNK"), values, strict=True):
+    def use(values: Values) -> None:
+        for name, value in zip(_KNOB_NAMES, values, strict=True):
             monkeypatch.setattr(sparsity, name, value)
         sparsity._solve.cache_clear()
     yield use
@@ -105,8 +110,7 @@ def knobs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Knobs]:
 @given(_CONDS, st.integers(1, 13), st.integers(1, 13), st.integers(1, 6), st.integers(0, 5),
        _KNOBS)
 def test_counts_equal_the_point_by_point_count(knobs: Knobs, cond: Cond, na: int, nb: int,
-                                               nc: int, w: int,
-                                               values: tuple[int, int, int, int]) -> None:
+                                               nc: int, w: int, values: Values) -> None:
     knobs(values)
     c, cond = _cascade(cond)
     sizes = {"A": na, "B": nb, "C": nc, "W": w}
@@ -127,7 +131,7 @@ def test_counts_equal_the_point_by_point_count(knobs: Knobs, cond: Cond, na: int
        _KNOBS)
 def test_touched_equals_brute_force(knobs: Knobs, cond: Cond, na: int, nb: int, nc: int,
                                     w: int, ta: int, tb: int, tc: int, measure: set[str],
-                                    values: tuple[int, int, int, int]) -> None:
+                                    values: Values) -> None:
     knobs(values)
     c, cond = _cascade(cond)
     sizes = {"A": na, "B": nb, "C": nc, "W": w}
@@ -170,7 +174,7 @@ _MASKS = st.recursive(
        st.integers(1, 40), st.integers(1, 40), st.sets(st.sampled_from("ABC")), _KNOBS)
 def test_masks_on_larger_grids(knobs: Knobs, cond: Cond, na: int, nb: int, nc: int, ta: int,
                                tb: int, measure: set[str],
-                               values: tuple[int, int, int, int]) -> None:
+                               values: Values) -> None:
     """Bands, diagonals, strides and blocks large enough that boxes are moved, merged,
     folded and eliminated before they are counted."""
     knobs(values)
@@ -190,6 +194,50 @@ def test_masks_on_larger_grids(knobs: Knobs, cond: Cond, na: int, nb: int, nc: i
         if rank in measure:
             weight = weight * (np.minimum(starts + block, size) - starts).reshape(shape)
     assert touched(c, "X", sizes, blocks, sorted(measure)) == int((hit * weight).sum())
+
+
+def _brute_touched(grid: np.ndarray, blocks: dict[str, int], measure: set[str]) -> int:
+    """Touched blocks of an A x B x C grid, each weighing its measured extents."""
+    hit = grid
+    weight = np.ones((1, 1, 1), dtype=np.int64)
+    for axis, rank in enumerate("ABC"):
+        size = grid.shape[axis]
+        block = blocks.get(rank, size)
+        starts = np.arange(0, size, block)
+        hit = np.logical_or.reduceat(hit, starts, axis=axis)
+        shape = [1, 1, 1]
+        shape[axis] = len(starts)
+        extent = np.minimum(starts + block, size) - starts if rank in measure else \
+            np.ones(len(starts), dtype=np.int64)
+        weight = weight * extent.reshape(shape)
+    return int((hit * weight).sum())
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.one_of(_MASKS, _CONDS), st.integers(1, 200), st.integers(1, 200), st.integers(1, 4),
+       st.sampled_from(["A", "B"]), st.integers(1, 250), st.one_of(st.none(),
+                                                                   st.integers(1, 250)),
+       st.integers(1, 5), st.sets(st.sampled_from("ABC")), st.booleans())
+def test_one_rank_in_blocks_equals_brute_force(knobs: Knobs, cond: Cond, na: int, nb: int,
+                                                nc: int, rank: str, block: int,
+                                                other: int | None, tc: int, measure: set[str],
+                                                eliminate: bool) -> None:
+    """One rank cut fine or coarse and the other whole or in few blocks (the loop tiles the
+    mapping search asks about): whether a block holds a point is found by eliminating its
+    offsets, exactly, or (off) block by block."""
+    knobs((*_DEFAULT[:5], eliminate))
+    c, cond = _cascade(cond)
+    sizes = {"A": na, "B": nb, "C": nc, "W": 3}
+    try:
+        grid = _grid(cond, sizes)
+    except CascadeError:
+        return   # errors are compared in test_counts_equal_the_point_by_point_count
+    blocks = {rank: block, "C": tc}
+    if other is not None:
+        blocks["B" if rank == "A" else "A"] = other
+    assert touched(c, "X", sizes, blocks, sorted(measure)) == \
+        _brute_touched(grid, blocks, measure)
 
 
 # ----- every library mask, against the oracle
@@ -226,9 +274,24 @@ def test_library_masks_equal_the_oracle(knobs: Knobs, name: str, seq: int) -> No
     wanted = {"M": seq, "P": seq, "N": seq, **_SMALL,
               **{r: max(1, seq // 6) for r in ("PY", "PX", "MY", "MX", "SQ", "SK", "TQ", "TK")}}
     sizes = resolve_shapes(c, {r: v for r, v in wanted.items() if r in known and r not in outer})
-    for values in [_DEFAULT, (1, 1, 1, 5)]:
+    for values in [_DEFAULT, (1, 1, 1, 5, 2, True)]:
         knobs(values)
         assert computed_points(c, sizes) == _oracle(c, sizes)
+
+
+@pytest.mark.parametrize("name", _MASKED)
+def test_library_masks_are_eliminated(name: str) -> None:
+    """Every library mask's blocks are turned into points by elimination: none is left to
+    the block-by-block search, which takes a step per block (seconds at a million)."""
+    c = load(name)
+    for cond in effective_conditions(c).values():
+        if cond is None:
+            continue
+        for variables, canonical, names in sparsity._parts(cond):
+            d = len(variables)
+            params = tuple((k, 3) for k in names)
+            for tiles in [(8,) * d, (1,) + (64,) * (d - 1), (64,) * (d - 1) + (1,)]:
+                sparsity._by_elimination(canonical, (64,) * d, tiles, (True,) * d, params)
 
 
 # ----- a million keys and queries: exact closed forms
@@ -335,6 +398,71 @@ def test_touched_at_a_million(block: int) -> None:
     ragged = MILLION - (tiles - 1) * block
     want = block * (tiles * (tiles + 1) // 2 - 1) + ragged
     assert touched(c, "SLN", sizes, {"P": block, "M": block}, ["M"]) == want
+
+
+HALF = MILLION // 2
+E = 64
+
+
+def _medusa_keys_in_halves(c: int) -> int:
+    """Query halves (blocks of 2**19) that see each key of medusa_tree (T = 2): the first C
+    keys are seen by every query; key C + k by queries k, 2k + 1, 2k + 2 and 4k + 3 ... 4k + 6
+    (those below a million), which straddle the middle for k in [2**17 - 1, 2**19)."""
+    return 2 * c + (HALF // 4 - 1) + 2 * (HALF - HALF // 4 + 1) + (MILLION - c - HALF)
+
+
+_EVERY_QUERY_AND_KEY = ["block_sparse", "causal", "decode", "duo_attention", "medusa_tree",
+                        "s2_attention", "sinks", "sliding_window"]
+
+
+@pytest.mark.parametrize("name", _EVERY_QUERY_AND_KEY)
+@pytest.mark.parametrize(("blocks", "measure"), [({"P": 1}, ("E", "P")),
+                                                 ({"M": 1}, ("E", "M")),
+                                                 ({"P": 2}, ("E", "P")),
+                                                 ({"M": 16}, ("E", "M"))])
+def test_every_query_sees_a_key_at_a_million(name: str, blocks: dict[str, int],
+                                             measure: tuple[str, str]) -> None:
+    """Blocks along one rank, the other whole: every query sees some key and every key is
+    seen by some query, so every block is touched (E * P, or E * M)."""
+    c = load(name)
+    sizes = resolve_shapes(c, {"E": E, "F": E, "M": MILLION, "P": MILLION,
+                               **({"H": 12} if name in ("duo_attention", "s2_attention")
+                                  else {})})
+    assert touched(c, "QK", sizes, blocks, measure) == E * MILLION
+
+
+@pytest.mark.parametrize(("name", "shapes", "blocks", "measure", "want"), [
+    # a window of W keys straddles the middle for W - 1 queries (and W - 1 keys)
+    ("sliding_window", {"W": 64}, {"M": HALF, "P": 1}, ("E", "P"), MILLION + 63),
+    ("sliding_window", {"W": 64}, {"P": HALF, "M": 1}, ("E", "M"), MILLION + 63),
+    # causal: the later half of the queries sees both key halves
+    ("causal", {}, {"M": HALF, "P": 1}, ("E", "P"), MILLION + HALF),
+    ("causal", {}, {"P": HALF, "M": 1}, ("E", "M"), MILLION + HALF),
+    ("decode", {}, {"M": HALF, "P": 1}, ("E", "P"), MILLION + HALF),
+    # block diagonal (B = 16) and the first block: keys below B are seen by both halves
+    ("block_sparse", {"B": 16}, {"M": HALF, "P": 1}, ("E", "P"), MILLION + HALF),
+    ("block_sparse", {"B": 16}, {"P": HALF, "M": 1}, ("E", "M"), MILLION + 16),
+    ("block_sparse", {"B": 16}, {"M": 1}, ("E", "M"), MILLION),
+    # S sinks and a window of W
+    ("sinks", {"S": 4, "W": 64}, {"P": HALF, "M": 1}, ("E", "M"), MILLION + 4 + 63),
+    ("sinks", {"S": 4, "W": 64}, {"M": HALF, "P": 1}, ("E", "P"), MILLION + HALF),
+    # the tree's parents: queries from HALF - C on reach the upper key half
+    ("medusa_tree", {"C": 8, "T": 2}, {"M": HALF, "P": 1}, ("E", "P"), MILLION + HALF + 8),
+    ("medusa_tree", {"C": 8, "T": 2}, {"P": HALF, "M": 1}, ("E", "M"),
+     _medusa_keys_in_halves(8)),
+    # keys in blocks of M0 (64): every block of keys is seen; halves as causal
+    ("causal_fusemax", {"M0": 64}, {"M1": 1}, ("E", "M1"), MILLION // 64),
+    ("causal_fusemax", {"M0": 64}, {"P": 1}, ("E", "P"), MILLION),
+    ("causal_fusemax", {"M0": 64}, {"M1": HALF // 64, "P": 1}, ("E", "P"), MILLION + HALF),
+    ("causal_fusemax", {"M0": 64}, {"P": HALF, "M1": 1}, ("E", "M1"),
+     (MILLION + HALF) // 64),
+])
+def test_one_fine_and_one_huge_block_at_a_million(name: str, shapes: dict[str, int],
+                                                  blocks: dict[str, int],
+                                                  measure: tuple[str, str], want: int) -> None:
+    c = load(name)
+    sizes = resolve_shapes(c, {"E": E, "F": E, "M": MILLION, "P": MILLION, **shapes})
+    assert touched(c, "QK", sizes, blocks, measure) == E * want
 
 
 def test_touched_rejects_bad_requests() -> None:
