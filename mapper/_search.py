@@ -120,10 +120,13 @@ def _loop_orders(w: Workload) -> list[tuple[str, ...]]:
     layout, sizes = w.layout, w.sizes
     outers = [outer for outer, _inner in layout.splits.values()]
     outputs = [r for name in layout.outputs for r in layout.ranks[name]]
-    biggest = max(outputs, key=lambda r: sizes[r]) if outputs else None
+    largest = max((sizes[r] for r in outputs), default=0)
+    # The outputs' large ranks (within 2x of the largest: an output indexed by both keys and
+    # queries, like a prefix attention's, needs both tiled), the stream, the split tiles.
+    big = [r for r in outputs if sizes[r] * 2 >= largest]
     stream = w.cascade.stream
     stream = stream if stream in sizes and stream not in layout.splits else None
-    base = [r for r in dict.fromkeys([*outers, biggest, stream]) if r is not None]
+    base = [r for r in dict.fromkeys([*outers, *big, stream]) if r is not None]
     orders: list[tuple[str, ...]] = [()]
     for k in range(1, len(base) + 1):
         orders.extend(itertools.permutations(base, k))

@@ -273,3 +273,13 @@ def test_a_sliding_window_moves_and_spends_linearly_in_the_sequence() -> None:
     # traffic; dense attention sixteen times the work.
     assert all(3.5 < g < 4.5 for g in grown["sliding_window"])
     assert grown["one_pass"][1] > 12
+
+
+def test_an_output_over_keys_and_queries_gets_both_tiled() -> None:
+    # Aaren emits the attention of every prefix, O[f,m,p]: the queries must be tiled as
+    # well as the keys, or Q and the running state never fit.
+    shapes, instances = model("bert").workload(load("aaren"), 65536)
+    found = search(load("aaren"), architecture("fusemax", buffer_mib=1), shapes, batch=64,
+                   heads=instances // 64)
+    assert "P" in found.mapping.dram_loops and "M" in found.mapping.dram_loops
+    assert found.report.buffer_bytes <= 2**20
