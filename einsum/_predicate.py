@@ -28,7 +28,8 @@ from ._errors import CascadeError
 
 __all__ = ["EXACT", "MAX_POW2", "Both", "Compare", "Cond", "Either", "IAbs", "IExpr", "ILog2",
            "INum", "IOp", "IPow2", "ISize", "IVar", "Negation", "evaluate", "expr_text",
-           "floor_log2", "power_of_two", "renamed", "sizes_of", "text_of", "variables_of"]
+           "floor_log2", "power_of_two", "renamed", "sizes_of", "substituted", "text_of",
+           "variables_of"]
 
 MAX_POW2 = 4096
 """Largest exponent ``pow2`` accepts (its value is exact, a Python integer past int64)."""
@@ -131,6 +132,25 @@ def renamed(cond: Cond, names: Mapping[str, str]) -> Cond:
     def visit(node: object) -> object:
         if isinstance(node, IVar):
             return IVar(names[node.name])
+        if isinstance(node, INum | ISize):
+            return node
+        return replace(node, **{f.name: visit(getattr(node, f.name))  # type: ignore[arg-type]
+                                for f in fields(node)  # type: ignore[arg-type]
+                                if not isinstance(getattr(node, f.name), str)})
+    return visit(cond)  # type: ignore[return-value]
+
+
+def substituted(cond: Cond, values: Mapping[str, IExpr]) -> Cond:
+    """The condition with some rank variables replaced by expressions (a variable that one
+    value of the others fixes, written as that value).
+
+    >>> text_of(substituted(Compare("<=", IVar("m"), IVar("p")),
+    ...                     {"m": IOp("//", IVar("p"), INum(2))}))
+    'p // 2 <= p'
+    """
+    def visit(node: object) -> object:
+        if isinstance(node, IVar):
+            return values.get(node.name, node)
         if isinstance(node, INum | ISize):
             return node
         return replace(node, **{f.name: visit(getattr(node, f.name))  # type: ignore[arg-type]

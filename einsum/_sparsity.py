@@ -48,11 +48,13 @@ count over a million points, not a million searches.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from itertools import product
+from typing import cast
 
 import numpy as np
 
@@ -81,6 +83,7 @@ from ._predicate import (
     power_of_two,
     renamed,
     sizes_of,
+    substituted,
     text_of,
     variables_of,
 )
@@ -363,10 +366,18 @@ def _solve(cond: Cond, sizes: tuple[int, ...], tiles: tuple[int, ...],
     deciding them one by one would take a step per block along a rank cut fine while
     another is whole (a million blocks of one query each, every one holding a point)."""
     if _ELIMINATE and any(t > 1 for t in tiles):
+        # too irregular a count of block indices is refused, not searched block by block
+        # (that would take at least as long), so the work stays within MAX_WORK
+        outer = getattr(_SHARED, "work", None) is None
+        if outer:
+            _SHARED.work = [0]
         try:
             return _by_elimination(cond, sizes, tiles, measured, params)
-        except (_NotLinear, _TooIrregular):
+        except _NotLinear:
             pass   # the blocks are decided one by one
+        finally:
+            if outer:
+                _SHARED.work = None
     program = _Program(cond, tuple(f"v{i}" for i in range(len(sizes))), dict(params))
     return _Engine(program, sizes, tiles, measured).run()
 
@@ -405,12 +416,24 @@ _MAX_TERMS = 256
 _MAX_CASES = 64
 """Most values a ``log2``, ``pow2`` or factor of a product may be split into."""
 
+_MAX_PINNED = 8
+"""Most terms made disjoint to count those fixing a variable without it."""
+
+_PIN_MIN = 256
+"""Fewest values of a variable worth removing that way (a count along a few values costs
+less than the counts the disjoint terms take)."""
+
 _MAX_STEPS = 48
 """Most variables (hidden ones and those introduced for ``//``, ``%``) one conjunction may
 eliminate."""
 
 _MAX_CONSTRAINTS = 512
 """Most inequalities one conjunction may grow to while its variables are eliminated."""
+
+
+_SHARED = threading.local()
+"""Work spent by the counts one elimination starts (``work``: a one-item list, or None
+outside an elimination), per thread."""
 
 
 class _NotLinear(Exception):
@@ -430,8 +453,20 @@ _Lin = tuple[dict[_Key, int], int]
 _Con = tuple[str, dict[_Key, int], int]
 """``form >= 0`` (kind ">=") or ``form == 0`` (kind "==")."""
 
-_Piece = tuple[object, ...]
-"""How one variable's blocks are taken (see :func:`_pieces`)."""
+@dataclass(frozen=True)
+class _Piece:
+    """How one variable's blocks are taken: "point" (blocks of 1: kept, its points
+    counted), "range" (one block, [lo, hi]: hidden) or "tiles" (``tile * V + r`` over
+    ``count`` blocks: V kept, the offset r hidden; ``bound``, when nonzero, the size the
+    ragged last block keeps r below). Each block weighs ``weight``."""
+
+    kind: str
+    lo: int = 0
+    hi: int = 0
+    tile: int = 1
+    count: int = 1
+    bound: int = 0
+    weight: int = 1
 
 
 def _by_elimination(cond: Cond, sizes: tuple[int, ...], tiles: tuple[int, ...],
@@ -462,22 +497,19 @@ def _by_elimination(cond: Cond, sizes: tuple[int, ...], tiles: tuple[int, ...],
 
 
 def _pieces(n: int, t: int, measured: bool, few: bool) -> list[_Piece]:
-    """The ways variable blocks are taken: ("point", n) kept as it is (blocks of 1);
-    ("range", lo, hi, weight) hidden within one block; ("tiles", t, count, bound, weight)
-    as ``t * V + r`` over ``count`` blocks (``bound``: the size, when the last block is
-    ragged and must keep r below it)."""
+    """The ways a variable of size n in blocks of t is taken (one sub-problem each)."""
     if t == 1:
-        return [("point", n)]
+        return [_Piece("point", count=n)]
     blocks = -(-n // t)
     if blocks == 1 or (few and blocks <= _FEW):
-        return [("range", lo, min(lo + t, n) - 1, min(t, n - lo) if measured else 1)
-                for lo in range(0, n, t)]
+        return [_Piece("range", lo, min(lo + t, n) - 1,
+                       weight=min(t, n - lo) if measured else 1) for lo in range(0, n, t)]
     whole, rest = divmod(n, t)
     if not measured:   # every block weighs 1: the ragged one bounds its offsets
-        return [("tiles", t, blocks, n if rest else 0, 1)]
-    out: list[_Piece] = [("tiles", t, whole, 0, t)]
+        return [_Piece("tiles", tile=t, count=blocks, bound=n if rest else 0)]
+    out = [_Piece("tiles", tile=t, count=whole, weight=t)]
     if rest:
-        out.append(("range", whole * t, n - 1, rest))
+        out.append(_Piece("range", whole * t, n - 1, weight=rest))
     return out
 
 
@@ -490,26 +522,23 @@ def _part_count(cond: Cond, parts: Sequence[_Piece], sizes: Sequence[int],
     weight = 1
     for i, piece in enumerate(parts):
         name = f"v{i}"
-        if piece[0] == "point":
-            subst[name] = ({("k", name): 1}, 0)
-            kept.append((name, int(piece[1])))   # type: ignore[call-overload]
-            continue
+        weight *= piece.weight
         x: _Key = ("x", name)
-        if piece[0] == "range":
-            _kind, lo, hi, w = piece
+        k: _Key = ("k", name)
+        if piece.kind == "point":
+            subst[name] = ({k: 1}, 0)
+            kept.append((name, piece.count))
+        elif piece.kind == "range":
             subst[name] = ({x: 1}, 0)
-            ranges += [(">=", {x: 1}, -int(lo)), (">=", {x: -1}, int(hi))]  # type: ignore[call-overload]
+            ranges += [(">=", {x: 1}, -piece.lo), (">=", {x: -1}, piece.hi)]
         else:
-            _kind, t, count, bound, w = piece
-            k: _Key = ("k", name)
-            subst[name] = ({k: int(t), x: 1}, 0)   # type: ignore[call-overload]
-            ranges += [(">=", {x: 1}, 0), (">=", {x: -1}, int(t) - 1)]  # type: ignore[call-overload]
-            if bound:   # the ragged last block: t V + r < size
-                ranges.append((">=", {k: -int(t), x: -1}, int(bound) - 1))  # type: ignore[call-overload]
-            kept.append((name, int(count)))   # type: ignore[call-overload]
-        weight *= int(w)   # type: ignore[call-overload]
+            subst[name] = ({k: piece.tile, x: 1}, 0)
+            ranges += [(">=", {x: 1}, 0), (">=", {x: -1}, piece.tile - 1)]
+            if piece.bound:   # the ragged last block: t V + r < size
+                ranges.append((">=", {k: -piece.tile, x: -1}, piece.bound - 1))
+            kept.append((name, piece.count))
     elim = _Eliminator(subst, values, {f"v{i}": n for i, n in enumerate(sizes)})
-    conds: dict[Cond, None] = {}
+    terms: dict[Cond, tuple[list[_Con], tuple[Cond, ...]]] = {}
     for cons, leaves in elim.dnf(cond, False):
         left = elim.eliminate(list(cons) + ranges)
         if left is None:
@@ -517,17 +546,98 @@ def _part_count(cond: Cond, parts: Sequence[_Piece], sizes: Sequence[int],
         members = [_compare(c) for c in left] + list(leaves)
         if not members:   # holds at every kept point
             return weight * math.prod(size for _name, size in kept)
-        whole = members[0]
-        for m in members[1:]:
-            whole = Both(whole, m)
-        conds[whole] = None
-    if not conds:
+        terms.setdefault(_all(members), (left, leaves))
+    if not terms:
         return 0
-    terms = list(conds)
-    result = terms[0]
-    for term in terms[1:]:
-        result = Either(result, term)
-    return weight * _count_kept(result, kept, params)
+    return weight * _count_terms(terms, kept, params)
+
+
+def _all(members: Sequence[Cond]) -> Cond:
+    whole = members[0]
+    for m in members[1:]:
+        whole = Both(whole, m)
+    return whole
+
+
+def _any(members: Sequence[Cond]) -> Cond:
+    whole = members[0]
+    for m in members[1:]:
+        whole = Either(whole, m)
+    return whole
+
+
+def _count_terms(terms: Mapping[Cond, tuple[list[_Con], tuple[Cond, ...]]],
+                 kept: Sequence[tuple[str, int]], params: tuple[tuple[str, int], ...]) -> int:
+    """Points of the kept grid where some term holds.
+
+    A term that fixes a kept variable X (at most one X per point of the others: the offset
+    of a key block that one query reaches) counts the points of the others where X's one
+    candidate value is in range and satisfies it and no earlier term: one variable fewer to
+    count (the terms are made disjoint, those fixing nothing first, counted together)."""
+    pins = {term: _pin(*parts, kept) for term, parts in terms.items()}
+    if len(terms) > _MAX_PINNED or all(pin is None for pin in pins.values()):
+        return _count_kept(_any(list(terms)), kept, params)
+    free = [term for term, pin in pins.items() if pin is None]
+    total = _count_kept(_any(free), kept, params) if free else 0
+    earlier = free
+    sizes = dict(kept)
+    for term, pin in pins.items():
+        if pin is None:
+            continue
+        name, value, rest = pin
+        here = _all([*rest, Compare(">=", value, INum(0)),
+                     Compare("<=", value, INum(sizes[name] - 1))])
+        if earlier:
+            here = Both(here, Negation(_any(earlier)))
+        total += _count_kept(substituted(here, {name: value}),
+                             [(n, s) for n, s in kept if n != name], params)
+        earlier = [*earlier, term]
+    return total
+
+
+def _pin(cons: Sequence[_Con], leaves: Sequence[Cond], kept: Sequence[tuple[str, int]]
+         ) -> tuple[str, IExpr, list[Cond]] | None:
+    """A kept variable that the term allows one value of at most, per point of the others:
+    the variable, that value, and the rest of the term (what the value must satisfy). From
+    ``x == r``, or from ``a x >= A`` and ``a x <= A + g`` with g < a: x = ceil(A / a)."""
+    for name, size in kept:
+        if size < _PIN_MIN:
+            continue   # few values: as cheap to count along as to remove
+        x: _Key = ("k", name)
+        lows: list[tuple[int, _Lin, int]] = []
+        ups: list[tuple[int, _Lin, int]] = []
+        for i, (kind, coef, const) in enumerate(cons):
+            c = coef.get(x, 0)
+            if not c:
+                continue
+            rest: _Lin = ({k: v for k, v in coef.items() if k != x}, const)
+            if any(k[0] == "n" and _reads(k[1], name) for k in rest[0]):
+                continue   # x on both sides: not a bound
+            if kind == "==" and abs(c) == 1:
+                others = [_compare(con) for j, con in enumerate(cons) if j != i]
+                return name, _expr(*_times(rest, -c)), [*others, *leaves]
+            if c > 0 or kind == "==":
+                lows.append((abs(c), _times(rest, -1) if c > 0 else rest, i))
+            if c < 0 or kind == "==":
+                ups.append((abs(c), rest if c < 0 else _times(rest, -1), i))
+        for (a, low, i), (b, up, j) in product(lows, ups):
+            gap = _plus(up, low, -1)
+            if a != b or gap[0] or not 0 <= gap[1] < a:
+                continue
+            # x = ceil(low / a) = floor((low + a - 1) / a), the one candidate; it lies
+            # within [low, up] unless no multiple of a does: (-low) % a <= gap
+            value = _expr(*low) if a == 1 else \
+                IOp("//", _expr(*_plus(low, ({}, a - 1))), INum(a))
+            others = [_compare(con) for k, con in enumerate(cons) if k not in (i, j)]
+            if gap[1] < a - 1:
+                others.append(Compare("<=", IOp("%", _expr(*_times(low, -1)), INum(a)),
+                                      INum(gap[1])))
+            return name, value, [*others, *leaves]
+    return None
+
+
+def _reads(e: IExpr, name: str) -> bool:
+    return any(isinstance(n, IVar) and n.name == name for n in _postorder(e))
 
 
 def _count_kept(cond: Cond, kept: Sequence[tuple[str, int]],
@@ -554,9 +664,9 @@ def _expr(coef: Mapping[_Key, int], const: int) -> IExpr:
     """A linear form as an expression."""
     out: IExpr | None = None
     for key, c in coef.items():
-        term = IVar(str(key[1])) if key[0] == "k" else key[1]
         assert key[0] != "x"
-        mag: IExpr = term if abs(c) == 1 else IOp("*", INum(abs(c)), term)  # type: ignore[arg-type]
+        term = IVar(str(key[1])) if key[0] == "k" else cast(IExpr, key[1])
+        mag: IExpr = term if abs(c) == 1 else IOp("*", INum(abs(c)), term)
         if out is None:
             out = mag if c > 0 else IOp("-", INum(0), mag)
         else:
@@ -666,6 +776,8 @@ class _Eliminator:
                 coef, const = _plus(lf, rf, -1)
                 for extra in _atom(op, coef, const):
                     out.append((tuple(lside + rside + extra), ()))
+        if len(out) > _MAX_TERMS:
+            raise _NotLinear
         return out
 
     def _value(self, e: IExpr) -> int:
@@ -730,8 +842,9 @@ class _Eliminator:
             return _capped(out)
         assert isinstance(e, IOp)
         if e.op in "+-":
-            return [(_plus(a, b, 1 if e.op == "+" else -1), sa + sb)
-                    for a, sa in self.linear(e.left) for b, sb in self.linear(e.right)]
+            return _capped([(_plus(a, b, 1 if e.op == "+" else -1), sa + sb)
+                            for a, sa in self.linear(e.left)
+                            for b, sb in self.linear(e.right)])
         constant_right = not any(isinstance(n, IVar) for n in _postorder(e.right))
         if e.op == "*":
             if not any(isinstance(n, IVar) for n in _postorder(e.left)):
@@ -1571,7 +1684,10 @@ class _Engine:
 
     def _spend(self, amount: int) -> None:
         self.work += int(amount)
-        if self.work > MAX_WORK:
+        shared = getattr(_SHARED, "work", None)
+        if shared is not None:   # the counts one elimination starts share one budget
+            shared[0] += int(amount)
+        if self.work > MAX_WORK or (shared is not None and shared[0] > MAX_WORK):
             raise _TooIrregular
 
     # weights

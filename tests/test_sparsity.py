@@ -240,6 +240,29 @@ def test_one_rank_in_blocks_equals_brute_force(knobs: Knobs, cond: Cond, na: int
         _brute_touched(grid, blocks, measure)
 
 
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(-4, 4), st.integers(-4, 4), st.integers(-30, 30),
+                          st.integers(0, 6)), min_size=1, max_size=3),
+       st.integers(1, 120), st.integers(1, 120), st.integers(1, 20), st.integers(1, 20),
+       st.sets(st.sampled_from("AB")))
+def test_bands_equal_brute_force(knobs: Knobs, bands: list[tuple[int, int, int, int]],
+                                 na: int, nb: int, ta: int, tb: int, measure: set[str]) -> None:
+    """Unions of bands 0 <= i a + j b + k <= g: narrow ones fix a block index per point of
+    the other (counted without it, the bands made disjoint), exactly."""
+    knobs(_DEFAULT)
+    forms = [f"{i} * a + {j} * b + {k}" for i, j, k, _g in bands]
+    text = " or ".join(f"({f} >= 0 and {f} <= {g})" for f, (*_ijk, g) in
+                       zip(forms, bands, strict=True))
+    c = parse_text(f"X[a,b,c] = Y[a,b,c] where {text}", name="t")
+    cond = c.einsums[0].where
+    assert cond is not None
+    sizes = {"A": na, "B": nb, "C": 1}
+    blocks = {"A": ta, "B": tb}
+    assert touched(c, "X", sizes, blocks, sorted(measure)) == \
+        _brute_touched(_grid(cond, sizes), blocks, measure)
+
+
 # ----- every library mask, against the oracle
 
 
