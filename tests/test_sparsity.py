@@ -302,6 +302,68 @@ def test_library_masks_equal_the_oracle(knobs: Knobs, name: str, seq: int) -> No
         assert computed_points(c, sizes) == _oracle(c, sizes)
 
 
+def _touched_oracle(cascade: Cascade, name: str, sizes: dict[str, int],
+                    blocks: dict[str, int], measure: set[str]) -> int:
+    """touched() point by point: the blocks of the condition's variables holding a point,
+    times the blocks (or measured extents) of the ranks the condition does not read."""
+    e = cascade.einsum(name)
+    cond = effective_conditions(cascade)[name]
+    assert cond is not None
+    names = variables_of(cond)
+    factor = 1
+    for v in e.iteration_ranks:
+        rank = rank_of(v)
+        if v not in names:
+            factor *= sizes[rank] if rank in measure else -(-sizes[rank] // blocks.get(
+                rank, sizes[rank]))
+    dims = [sizes[rank_of(v)] for v in names]
+    env: dict[str, object] = {k: sizes[k] for k in sizes_of(cond)}
+    for axis, v in enumerate(names):
+        shape = [1] * len(dims)
+        shape[axis] = dims[axis]
+        env[v] = np.arange(dims[axis]).reshape(shape)
+    hit = np.broadcast_to(evaluate(cond, env), dims)
+    weight = np.ones([1] * len(dims), dtype=np.int64)
+    for axis, v in enumerate(names):
+        rank, size = rank_of(v), dims[axis]
+        block = min(blocks.get(rank, size), size)
+        starts = np.arange(0, size, block)
+        hit = np.logical_or.reduceat(hit, starts, axis=axis)
+        shape = [1] * len(dims)
+        shape[axis] = len(starts)
+        extent = np.minimum(starts + block, size) - starts if rank in measure else \
+            np.ones(len(starts), dtype=np.int64)
+        weight = weight * extent.reshape(shape)
+    return factor * int((hit * weight).sum())
+
+
+@pytest.mark.parametrize("name", _MASKED)
+@pytest.mark.parametrize("eliminate", [True, False])
+def test_library_touched_equals_the_oracle(knobs: Knobs, name: str, eliminate: bool) -> None:
+    """Every masked Einsum of the library, in blocks along one or two of its condition's
+    ranks (the rest whole), against the point-by-point oracle."""
+    knobs((*_DEFAULT[:5], eliminate))
+    c = load(name)
+    layout = validate(c)
+    known = set(layout.all_ranks()) | set(layout.parameters)
+    outer = {s.outer for s in c.splits}
+    wanted = {"M": 29, "P": 29, "N": 29, **_SMALL,
+              **{r: 5 for r in ("PY", "PX", "MY", "MX", "SQ", "SK", "TQ", "TK")}}
+    sizes = resolve_shapes(c, {r: v for r, v in wanted.items() if r in known and r not in outer})
+    for einsum_name, cond in effective_conditions(c).items():
+        if cond is None:
+            continue
+        e = c.einsum(einsum_name)
+        first, *rest = dict.fromkeys(rank_of(v) for v in variables_of(cond))
+        second = rest[0] if rest else first
+        for measure in [{rank_of(v) for v in e.iteration_ranks}, {first}]:
+            for blocks in [{first: 3}, {second: 2}, {first: 1, second: 5},
+                           {first: 7, second: 4}, {first: 16, second: 1}]:
+                assert touched(c, einsum_name, sizes, blocks, sorted(measure)) == \
+                    _touched_oracle(c, einsum_name, sizes, blocks, measure), \
+                    (einsum_name, blocks, measure)
+
+
 @pytest.mark.parametrize("name", _MASKED)
 def test_library_masks_are_eliminated(name: str) -> None:
     """Every library mask's blocks are turned into points by elimination: none is left to
