@@ -29,7 +29,8 @@ SECONDS = 20
 """Time bound of one invocation."""
 
 NUMBERS = ["nan", "inf", "-inf", "-1", "0", "1e400", "1e-300", "\u0664", "\uff11\uff16", "1_0",
-           "99999999999999999999", "", "x", "0x10", "1" * 5000, "3", "16", "64", "1024"]
+           "99999999999999999999", "", "x", "0x10", "1" * 5000, "3", "16", "64", "1024",
+           "1099511627776", "16777216"]
 ALGORITHMS = ["fusemax", "one_pass", "three_pass", "causal", "sliding_window", "gqa",
               "linear_attention", "nope", "../../etc/passwd"]
 FILES = {

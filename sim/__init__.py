@@ -69,11 +69,12 @@ from ._resources import (
     unit_resources,
 )
 from ._softmax import DEFAULT_SOFTMAX, OnlineSoftmax, softmax_config
-from ._workload import EinsumFacts, Operand, Workload, is_view, workload
+from ._workload import MAX_POINTS, EinsumFacts, Operand, Workload, is_view, workload
 
 __all__ = [
     "DEFAULT_SOFTMAX",
     "ENCODER_ATTENTION",
+    "MAX_POINTS",
     "OVERFLOW",
     "QUANTISATION",
     "WEIGHT_NAMES",

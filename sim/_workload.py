@@ -26,6 +26,7 @@ from einsum import (
     Analysis,
     Bound,
     Cascade,
+    CascadeError,
     Einsum,
     Layout,
     Loop,
@@ -36,7 +37,11 @@ from einsum import (
     validate,
 )
 
-__all__ = ["EinsumFacts", "Operand", "Workload", "workload"]
+__all__ = ["MAX_POINTS", "EinsumFacts", "Operand", "Workload", "is_view", "workload"]
+
+MAX_POINTS = 2**59
+"""Most points (all instances) of one Einsum the cost rules count: cycles and words stay
+within 64-bit integers with room for an op's cycles (XLM at 1M keys, batch 64, is 2**57)."""
 
 
 @dataclass(frozen=True)
@@ -158,5 +163,11 @@ def _workload(cascade: Cascade, shapes: tuple[tuple[str, int], ...], batch: int,
             reduced=_related(layout.splits, frozenset(rank_of(v) for v in e.reduced_ranks)),
             stepping=layout.iterative.get(e.name, stepping.get(e.name)),
             masked=conditions.get(e.name) is not None, level=cost.level)
+    largest = max((f.dense for f in facts.values()), default=1) * batch * heads
+    if largest > MAX_POINTS:
+        raise CascadeError(f"{cascade.name} at these shapes iterates over about "
+                           f"2**{math.log2(largest):.1f} points; the cost model counts exactly "
+                           "up to 2**59 (use a smaller sequence, batch or head count)",
+                           file=cascade.file)
     return Workload(cascade, layout, analysis, sizes, batch * heads, facts,
                     {c.name: c.level for c in analysis.einsums})

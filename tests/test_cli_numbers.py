@@ -124,3 +124,12 @@ def test_rates_too_small_to_count_are_refused(capsys: pytest.CaptureFixture[str]
                                               message: str) -> None:
     assert main([*MAP, flag]) == 2
     assert capsys.readouterr().err == f"cascade: error: {message}\n"
+
+
+def test_sizes_beyond_exact_counting_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["map", "fusemax", "--arch", "fusemax", "--model", "bert", "--seq", str(LARGEST)]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        "cascade: error: einsum/library/fusemax.yaml: fusemax at these shapes iterates over "
+        "about 2**95.6 points; the cost model counts exactly up to 2**59 (use a smaller "
+        "sequence, batch or head count)\n")
