@@ -44,6 +44,7 @@ from sim import (
     Stage,
     Workload,
     buffer_reads,
+    check_cycles,
     compute_rows,
     evaluate_workload,
     memory_energy,
@@ -285,6 +286,12 @@ def _score_orders(w: Workload, arch: Architecture, objective: str,
             continue
         dram = math.ceil(sum(plan.traffic.values()) * arch.word_bytes * w.instances
                          / per_cycle)
+        try:
+            check_cycles(dram, arch, f"{w.cascade.name}'s DRAM traffic with loops "
+                                     f"{' -> '.join(loops) or '(none)'}")
+        except MappingError as error:
+            yield error
+            continue
         fixed_pj = sum(memory_energy(w, arch, plan.traffic, 0).energy_pj.values())
         combos = _combos(w, arch, plan.held, objective)
         total = np.maximum(combos.busiest * w.instances, dram)

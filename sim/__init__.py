@@ -29,6 +29,7 @@ from ._arch import (
 )
 from ._attention import AttentionNumerics, TiledAttention
 from ._cost import (
+    MAX_CYCLES,
     ComputeRows,
     EinsumReport,
     MappingError,
@@ -38,6 +39,7 @@ from ._cost import (
     buffer_plan,
     buffer_plans,
     buffer_reads,
+    check_cycles,
     compute_rows,
     dram_words,
     evaluate,
@@ -74,6 +76,7 @@ from ._workload import MAX_POINTS, EinsumFacts, Operand, Workload, is_view, work
 __all__ = [
     "DEFAULT_SOFTMAX",
     "ENCODER_ATTENTION",
+    "MAX_CYCLES",
     "MAX_POINTS",
     "OVERFLOW",
     "QUANTISATION",
@@ -121,6 +124,7 @@ __all__ = [
     "buffer_plan",
     "buffer_plans",
     "buffer_reads",
+    "check_cycles",
     "compute_rows",
     "design_resources",
     "device_names",

@@ -51,6 +51,7 @@ from ._mapping import Mapping, Stage
 from ._workload import EinsumFacts, Workload, workload
 
 __all__ = [
+    "MAX_CYCLES",
     "ComputeRows",
     "EinsumReport",
     "MappingError",
@@ -60,6 +61,7 @@ __all__ = [
     "buffer_plan",
     "buffer_plans",
     "buffer_reads",
+    "check_cycles",
     "compute_rows",
     "dram_words",
     "evaluate",
@@ -77,6 +79,19 @@ Array = Any
 
 class MappingError(CascadeError):
     """A mapping that cannot run: unknown unit, unsupported op, over-capacity buffer."""
+
+
+MAX_CYCLES = 2**62
+"""Most cycles a latency may take: beyond it 64-bit counts would overflow (and 2**62 cycles
+are over a century at 1 GHz)."""
+
+
+def check_cycles(cycles: int, arch: Architecture, what: str) -> None:
+    """Refuse a latency beyond :data:`MAX_CYCLES` in one line instead of overflowing."""
+    if cycles > MAX_CYCLES:
+        raise MappingError(f"{what} takes about 2**{math.log2(cycles):.1f} cycles on "
+                           f"{arch.name}, more than the 2**62 the cost model counts (more "
+                           "bandwidth, PEs or a lower clock)")
 
 
 @dataclass(frozen=True)
@@ -610,6 +625,7 @@ def evaluate_workload(w: Workload, arch: Architecture, mapping: Mapping) -> Repo
                     for stage in mapping.stages]
     compute = sum(stage_cycles) * instances
     dram = math.ceil(dram_bytes_per_head * instances / per_cycle)
+    check_cycles(max(compute, dram), arch, f"{w.cascade.name} under mapping {mapping.name}")
     if mapping.memory == "overlapped":
         total = max(compute, dram)
     else:

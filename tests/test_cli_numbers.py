@@ -9,7 +9,7 @@ import pytest
 
 from cascade import main
 from einsum import CascadeError
-from sim import FixedType
+from sim import MAX_CYCLES, FixedType, MappingError, architecture, check_cycles
 
 MAP = ("map", "fusemax", "--arch", "fusemax", "--model", "bert", "--seq", "1024")
 LARGEST = 2**40
@@ -133,3 +133,15 @@ def test_sizes_beyond_exact_counting_are_refused(capsys: pytest.CaptureFixture[s
         "cascade: error: einsum/library/fusemax.yaml: fusemax at these shapes iterates over "
         "about 2**95.6 points; the cost model counts exactly up to 2**59 (use a smaller "
         "sequence, batch or head count)\n")
+
+
+def test_latency_beyond_exact_counting_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["map", "fusemax", "--arch", "fusemax", "--model", "bert", "--seq", "1048576",
+            "--array", "1", "--bandwidth-gib-s", "1", "--clock-mhz", "100000"]
+    assert main(argv) == 0  # some loop orders stay within 2**62 cycles
+    capsys.readouterr()
+    with pytest.raises(MappingError) as caught:
+        check_cycles(MAX_CYCLES + 1, architecture("fusemax"), "fusemax")
+    assert str(caught.value) == ("fusemax takes about 2**62.0 cycles on fusemax, more than the "
+                                 "2**62 the cost model counts (more bandwidth, PEs or a lower "
+                                 "clock)")
