@@ -97,11 +97,16 @@ def _invocation(rng: random.Random) -> list[str]:
         return ["analyze", algorithm, "--shape", rng.choice(
             ["E=2,F=2,M=4,P=4", f"E={number},M=4", "Z=4", "E=2,F=2,M=4,P=4,M0=2", number])]
     if kind == 1:
-        flag = rng.choice(["--buffer-mib", "--bandwidth-gib-s", "--clock-mhz", "--array"])
+        flags = rng.sample(["--buffer-mib", "--bandwidth-gib-s", "--clock-mhz", "--array"],
+                           rng.randrange(1, 5))
+        values = [rng.choice([*NUMBERS, "1", "0.001", "100000", "1e-3"]) for _ in flags]
         return ["map", rng.choice(ALGORITHMS[:7]), "--arch", rng.choice(["fusemax", "flat",
                                                                         "bomb.yaml", "x"]),
                 "--model", rng.choice(["bert", "llama-3-8b", "nope"]),
-                "--seq", rng.choice(["256", "1024", number]), f"{flag}={number}"]
+                "--seq", rng.choice(["256", "1024", "1048576", number]),
+                *(f"{f}={v}" for f, v in zip(flags, values, strict=True)),
+                *(["--objective", rng.choice(["energy", "edp", "x"])]
+                  if rng.random() < 0.3 else [])]
     if kind == 2:
         return ["map", rng.choice(ALGORITHMS), "--arch", "fusemax",
                 "--model-config", rng.choice(["config.json", "fifo", "bomb.yaml", "missing"]),
