@@ -112,7 +112,7 @@ def test_numerics_study_work_is_bounded(capsys: pytest.CaptureFixture[str]) -> N
     assert main(argv) == 2
     assert capsys.readouterr().err == ("cascade: error: the numerics study would take 32,764 "
                                        "key-designs (summed lengths x widths x table sizes); "
-                                       "at most 15,360\n")
+                                       "at most 7,680\n")
 
 
 @pytest.mark.parametrize(("flag", "message"), [
