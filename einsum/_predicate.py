@@ -129,15 +129,7 @@ def _walk(node: object) -> list[object]:
 def renamed(cond: Cond, names: Mapping[str, str]) -> Cond:
     """The condition with its rank variables renamed (a producer's mask read through a
     consumer's index variables)."""
-    def visit(node: object) -> object:
-        if isinstance(node, IVar):
-            return IVar(names[node.name])
-        if isinstance(node, INum | ISize):
-            return node
-        return replace(node, **{f.name: visit(getattr(node, f.name))  # type: ignore[arg-type]
-                                for f in fields(node)  # type: ignore[arg-type]
-                                if not isinstance(getattr(node, f.name), str)})
-    return visit(cond)  # type: ignore[return-value]
+    return substituted(cond, {old: IVar(new) for old, new in names.items()})
 
 
 def substituted(cond: Cond, values: Mapping[str, IExpr]) -> Cond:
