@@ -170,12 +170,13 @@ def main_bench() -> None:
         os.chdir(sandbox)
         statuses: Counter[str] = Counter()
         problems: list[dict[str, Any]] = []
-        slowest = 0.0
+        slowest, slowest_argv = 0.0, []
         try:
             for _ in range(args.count):
                 argv = _invocation(rng)
                 status, err, seconds = _run(argv)
-                slowest = max(slowest, seconds)
+                if seconds > slowest:
+                    slowest, slowest_argv = seconds, argv
                 statuses[str(status) if isinstance(status, int) else status.split(":")[0]] += 1
                 lines = err.strip("\n").splitlines()
                 bad = (not isinstance(status, int) or status not in (0, 1, 2)
@@ -189,7 +190,8 @@ def main_bench() -> None:
           "statuses": dict(statuses), "tracebacks": statuses.get("traceback", 0),
           "overtime": statuses.get("overtime", 0), "problems": len(problems),
           "outside_sandbox_unchanged": outside_unchanged,
-          "slowest_seconds": round(slowest, 2), "time_bound_seconds": SECONDS,
+          "slowest_seconds": round(slowest, 2), "slowest_argv": slowest_argv,
+          "time_bound_seconds": SECONDS,
           "examples": problems[:20]}, args.out)
 
 
