@@ -36,7 +36,6 @@ from einsum import Cascade
 from sim import (
     Architecture,
     Binding,
-    ComputeRows,
     EinsumFacts,
     Mapping,
     MappingError,
@@ -46,6 +45,7 @@ from sim import (
     buffer_reads,
     check_cycles,
     compute_rows,
+    dram_cycles,
     evaluate_workload,
     memory_energy,
     stage_index,
@@ -196,15 +196,9 @@ def _loop_plan(w: Workload, arch: Architecture, loops: tuple[str, ...],
     return found
 
 
-def _compute(w: Workload, arch: Architecture, f: EinsumFacts, name: str,
-             ) -> tuple[list[tuple[str, ...]], ComputeRows]:
-    key = ("compute", f.name, arch.units[name].cost_key)
-    found = w.memo.get(key)
-    if found is None:
-        spatials = _spatial_choices(f, len(arch.units[name].shape), w.sizes)
-        found = (spatials, compute_rows(f, arch, name, spatials, w.sizes))
-        w.memo[key] = found
-    return found
+def _able(arch: Architecture, f: EinsumFacts) -> list[str]:
+    """The units that can compute every op kind of ``f``."""
+    return [u for u in arch.units if all(kind in arch.units[u].ops for kind in f.ops)]
 
 
 @dataclass(frozen=True)
@@ -235,10 +229,10 @@ def _combos(w: Workload, arch: Architecture, held: frozenset[str],
     choices = 0
     for f in w.facts.values():
         unit_ids, spatials, cycles, energy = [], [], [], []
-        for j, name in enumerate(units):
-            if any(kind not in arch.units[name].ops for kind in f.ops):
-                continue
-            spatial_choices, r = _compute(w, arch, f, name)
+        for name in _able(arch, f):
+            j = units.index(name)
+            spatial_choices = _spatial_choices(f, len(arch.units[name].shape), w.sizes)
+            r = compute_rows(f, arch, name, spatial_choices, w.sizes, memo=w.memo)
             choices += len(spatial_choices)
             pj = (sum(r.energy_pj.values()) * w.instances
                   + buffer_reads(f, r, held) * w.instances * read_pj)
@@ -248,9 +242,6 @@ def _combos(w: Workload, arch: Architecture, held: frozenset[str],
                 spatials.append(spatial_choices[k])
                 cycles.append(int(r.cycles[k]))
                 energy.append(float(pj[k]))
-        if not unit_ids:
-            raise MappingError(f"no unit of {arch.name} can compute {f.name} "
-                               f"(it needs {', '.join(f.ops)})")
         options.append(_Options(np.array(unit_ids), tuple(spatials),
                                 np.array(cycles, dtype=np.int64), np.array(energy)))
     options = _trim(options, objective)
@@ -273,19 +264,17 @@ def _score_orders(w: Workload, arch: Architecture, objective: str,
                   ) -> Iterator[_Scored | MappingError]:
     first = {}
     for f in w.facts.values():
-        able = [u for u in arch.units if all(k in arch.units[u].ops for k in f.ops)]
+        able = _able(arch, f)
         if not able:
             raise MappingError(f"no unit of {arch.name} can compute {f.name} "
                                f"(it needs {', '.join(f.ops)})")
         first[f.name] = (able[0], ())
-    per_cycle = arch.dram.bandwidth_bytes_per_s / arch.clock_hz
     for loops in _loop_orders(w):
         plan = _loop_plan(w, arch, loops, first)
         if isinstance(plan, MappingError):
             yield plan
             continue
-        dram = math.ceil(sum(plan.traffic.values()) * arch.word_bytes * w.instances
-                         / per_cycle)
+        dram = dram_cycles(w, arch, sum(plan.traffic.values()))
         try:
             check_cycles(dram, arch, f"{w.cascade.name}'s DRAM traffic with loops "
                                      f"{' -> '.join(loops) or '(none)'}")

@@ -32,6 +32,7 @@ from sim import (
     buffer_plan,
     buffer_reads,
     compute_rows,
+    dram_cycles,
     dram_words,
     memory_energy,
     workload,
@@ -68,7 +69,6 @@ def einsum_space(cascade: Cascade, arch: Architecture, unit_name: str,
     gb = arch.global_buffer
     axes = np.meshgrid(*(_tiles(w.sizes[r]) for r in ranks), indexing="ij")
     tiles = {r: a.reshape(-1) for r, a in zip(ranks, axes, strict=True)}
-    per_cycle = arch.dram.bandwidth_bytes_per_s / arch.clock_hz
     compute = rows.cycles * w.instances
 
     orders = list(itertools.permutations(ranks))
@@ -81,7 +81,7 @@ def einsum_space(cascade: Cascade, arch: Architecture, unit_name: str,
         plan = buffer_plan(w, arch, mapping, stage_of, frozenset({0}), order, tiles)
         traffic, _by_stage = dram_words(w, mapping, stage_of, {0: plan})
         words = sum(traffic.values())
-        dram = np.ceil(words * arch.word_bytes * w.instances / per_cycle)
+        dram = dram_cycles(w, arch, np.asarray(words))
         memory_pj = sum(memory_energy(w, arch, traffic, 0).energy_pj.values())
         reads_pj = (buffer_reads(f, rows, plan.occupancy) * w.instances / gb.row_values
                     * (gb.read_pj_per_row or 0.0))

@@ -78,11 +78,9 @@ def resolve_tiles(w: Workload, arch: Architecture, mapping: Mapping) -> Mapping:
     if not any(t == "auto" for _s, _l, wanted in groups for t in wanted.values()):
         return mapping
     stage_of = stage_index(w.cascade, mapping)
-    chosen: list[dict[str, int]] = []
-    for _stages, _loops, wanted in groups:
-        chosen.append({r: 1 if t == "auto" else int(t) for r, t in
-                       resolved_tiles(mapping, {r: 1 if t == "auto" else t
-                                                for r, t in wanted.items()}, w.sizes).items()})
+    # Every auto tile starts at 1; the numbers given are checked and kept.
+    chosen = [resolved_tiles(mapping, {r: 1 if t == "auto" else t for r, t in wanted.items()},
+                             w.sizes) for _stages, _loops, wanted in groups]
     # Masked traffic is counted block by block, so a masked workload is not scored on the
     # whole grid of tilings at once: one rank's tiles at a time, the others held, twice.
     masked = any(f.masked for f in w.facts.values())

@@ -63,6 +63,7 @@ __all__ = [
     "buffer_reads",
     "check_cycles",
     "compute_rows",
+    "dram_cycles",
     "dram_words",
     "evaluate",
     "evaluate_workload",
@@ -389,8 +390,8 @@ def buffer_plan(w: Workload, arch: Architecture, mapping: Mapping, stage_of: dic
     kept = {t: v for t, v in occupancy.items() if t not in spill}
     # What spills is what costs least to spill: a recurrence's state goes out and back at
     # every step, an intermediate once per pass, so the state keeps its room first.
-    order = sorted((t for t in occupancy if t in spill),
-                   key=lambda t: (t not in w.layout.iterative, list(occupancy).index(t)))
+    # (sorted is stable: among equals the held order stays)
+    order = sorted((t for t in occupancy if t in spill), key=lambda t: t not in w.layout.iterative)
     for t in order:
         kept[t] = np.minimum(occupancy[t], room)
         room = room - kept[t]
@@ -577,6 +578,15 @@ def traffic_plan(w: Workload, arch: Architecture, mapping: Mapping, stage_of: di
     return found
 
 
+def dram_cycles(w: Workload, arch: Architecture, words: Array) -> Array:
+    """Cycles to move ``words`` (per instance; one value, or an array of candidates) to
+    and from DRAM for all instances at the architecture's bandwidth."""
+    per_cycle = arch.dram.bandwidth_bytes_per_s / arch.clock_hz
+    if np.ndim(words):
+        return np.ceil(words * arch.word_bytes * w.instances / per_cycle)
+    return math.ceil(int(words) * arch.word_bytes * w.instances / per_cycle)
+
+
 # ----- the whole evaluation
 
 
@@ -619,19 +629,16 @@ def evaluate_workload(w: Workload, arch: Architecture, mapping: Mapping) -> Repo
     plans, traffic, traffic_by_stage = traffic_plan(w, arch, mapping, stage_of)
     word = arch.word_bytes
     dram_bytes_per_head = sum(traffic.values()) * word
-    per_cycle = arch.dram.bandwidth_bytes_per_s / arch.clock_hz
 
     stage_cycles = [_stage_cycles(w, arch, mapping, stage, reports)
                     for stage in mapping.stages]
     compute = sum(stage_cycles) * instances
-    dram = math.ceil(dram_bytes_per_head * instances / per_cycle)
+    dram = dram_cycles(w, arch, sum(traffic.values()))
     check_cycles(max(compute, dram), arch, f"{w.cascade.name} under mapping {mapping.name}")
     if mapping.memory == "overlapped":
         total = max(compute, dram)
     else:
-        total = sum(max(c * instances,
-                        math.ceil(int(traffic_by_stage.get(i, 0)) * word * instances
-                                  / per_cycle))
+        total = sum(max(c * instances, dram_cycles(w, arch, traffic_by_stage.get(i, 0)))
                     for i, c in enumerate(stage_cycles))
 
     unit_cycles = dict.fromkeys(arch.units, 0)
