@@ -193,19 +193,27 @@ _LARGEST = 2**40
 cost model's integers would leave exact float range."""
 
 
-def _whole(text: str) -> int:
-    """A positive whole number written in ASCII digits (``int`` also takes other scripts'
-    digits and underscores, which a typo should not turn into a size)."""
-    if not (text.isascii() and text.isdigit()) or len(text) > 15 or not \
-            0 < int(text) <= _LARGEST:
-        raise argparse.ArgumentTypeError(f"must be a whole number 1..{_LARGEST}, not {text!r}")
+def _digits(text: str | None, longest: int) -> int | None:
+    """The number at most ``longest`` ASCII digits spell, or None (``int`` also takes other
+    scripts' digits, signs, spaces and underscores, which a typo should not turn into a size)."""
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > longest:
+        return None
     return int(text)
+
+
+def _whole(text: str) -> int:
+    """A positive whole number up to :data:`_LARGEST`, in ASCII digits."""
+    value = _digits(text, 15)
+    if value is None or not 0 < value <= _LARGEST:
+        raise argparse.ArgumentTypeError(f"must be a whole number 1..{_LARGEST}, not {text!r}")
+    return value
 
 
 def _seed(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or len(text) > 9:
+    value = _digits(text, 9)
+    if value is None:
         raise argparse.ArgumentTypeError(f"must be a whole number 0..999999999, not {text!r}")
-    return int(text)
+    return value
 
 
 def _real(text: str) -> float:
@@ -221,9 +229,10 @@ def _real(text: str) -> float:
 
 
 def _seq(text: str | None) -> int:
-    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 15:
+    value = _digits(text, 15)
+    if value is None:
         raise CascadeError(f"--seq must be a positive whole number, not {text!r}")
-    return check_shape("seq", int(text))
+    return check_shape("seq", value)
 
 
 def _model_of(args: argparse.Namespace) -> Model | None:
@@ -289,7 +298,6 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "list":
         return _list(args)
     if args.command == "reproduce":
-
         summary = reproduce_fusemax(Path(args.out), force=args.force)
         if args.json:
             print(json.dumps(summary, indent=2))
@@ -585,12 +593,11 @@ def _report(args: argparse.Namespace) -> int:
 def _numbers(text: str, what: str, low: int, high: int) -> tuple[int, ...]:
     """Whole numbers in ``low..high`` separated by commas (the study allocates arrays of
     these sizes, so they are bounded before anything is built)."""
-    parts = text.split(",")
-    if len(parts) > 16 or not all(p.isascii() and p.isdigit() and len(p) <= 9 for p in parts) \
-            or not all(low <= int(p) <= high for p in parts):
+    values = [_digits(part, 9) for part in text.split(",")]
+    if len(values) > 16 or not all(v is not None and low <= v <= high for v in values):
         raise CascadeError(f"{what} must be at most 16 whole numbers {low}..{high} separated by "
                            f"commas, not {text!r}")
-    return tuple(int(p) for p in parts)
+    return tuple(v for v in values if v is not None)
 
 
 _NUMERICS_WORK = 2 * (64 + 256) * 4 * 3
