@@ -74,7 +74,6 @@ class EinsumFacts:
     stepping: str | None
     """The rank the Einsum steps through one element at a time (its recurrence's loop)."""
     masked: bool
-    level: int
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,7 +161,7 @@ def _workload(cascade: Cascade, shapes: tuple[tuple[str, int], ...], batch: int,
             dense=math.prod(sizes[r] for r in ranks), operands=operands,
             reduced=_related(layout.splits, frozenset(rank_of(v) for v in e.reduced_ranks)),
             stepping=layout.iterative.get(e.name, stepping.get(e.name)),
-            masked=conditions.get(e.name) is not None, level=cost.level)
+            masked=conditions.get(e.name) is not None)
     largest = max((f.dense for f in facts.values()), default=1) * batch * heads
     if largest > MAX_POINTS:
         raise CascadeError(f"{cascade.name} at these shapes iterates over about "
