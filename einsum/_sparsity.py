@@ -264,6 +264,12 @@ def _weigh(cascade: Cascade, e: Einsum, cond: Cond | None, sizes: Mapping[str, i
         raise CascadeError(f"{e.name}: where {text_of(cond)} is too irregular to count at "
                            f"these sizes (more than {MAX_WORK:,} blocks); analyse at a "
                            f"smaller shape", file=cascade.file, line=e.line) from None
+    except OverflowError:
+        # Some step of the block counter still works in 64-bit integers: a value past them
+        # (pow2 of a large size, say) is refused plainly rather than miscounted.
+        raise CascadeError(f"{e.name}: where {text_of(cond)} needs integers past 64 bits "
+                           "that the block counter cannot follow; analyse at a smaller shape",
+                           file=cascade.file, line=e.line) from None
     return total
 
 
@@ -1442,7 +1448,10 @@ class _Program:
                 low.append(lo[:, var])
                 high.append(hi[:, var])
                 continue
-            s = [self._span(f, low, high) for f in args]
+            # A form without variables spans a plain integer: held in the boxes' dtype, a
+            # constant past int64 (pow2 of a size) stays exact in the object path.
+            s = [tuple(np.broadcast_to(np.asarray(v, dtype=lo.dtype), (len(lo),))
+                       for v in self._span(f, low, high)) for f in args]
             a, b = _NODE_SPANS[kind](*s)
             low.append(a)
             high.append(b)
@@ -1651,9 +1660,12 @@ class _Engine:
         self.weights: list[np.ndarray] = []
         self.work = 0
         d = program.d
-        # variables that may be folded: read only under % K, period a multiple of the tile
-        self.fold = np.array([math.lcm(k, int(t)) if k else 0
-                              for k, t in zip(program.period, self.tiles, strict=True)],
+        # variables that may be folded: read only under % K, period a multiple of the tile;
+        # a period past the variable's size never folds (and may be past int64: pow2(A))
+        periods = [math.lcm(k, int(t)) if k else 0
+                   for k, t in zip(program.period, self.tiles, strict=True)]
+        self.fold = np.array([p if p < size else 0
+                              for p, size in zip(periods, self.sizes, strict=True)],
                              dtype=np.int64) if d else np.zeros(0, dtype=np.int64)
 
     def run(self) -> int:
@@ -1929,6 +1941,9 @@ class _Engine:
                 for v in np.flatnonzero(direction):   # whole tiles only
                     t = int(self.tiles[v])
                     step = math.lcm(step, t // math.gcd(t, abs(int(direction[v]))))
+                if any(abs(step * int(direction[v])) >= self.sizes[v]
+                       for v in np.flatnonzero(direction)):
+                    continue   # a step past the grid moves no box (and may be past int64)
                 lo, hi = b.lo[rows], b.hi[rows]
                 k = np.full(len(rows), np.iinfo(np.int64).max, dtype=np.int64)
                 for v in np.flatnonzero(direction):

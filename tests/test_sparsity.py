@@ -644,3 +644,21 @@ def test_too_irregular_a_condition_is_refused(monkeypatch: pytest.MonkeyPatch) -
     assert str(caught.value) == ("<text>:1: QK: where m * p // 7 % 2 == 0 is too irregular to "
                                  "count at these sizes (more than 1,000 blocks); analyse at "
                                  "a smaller shape")
+
+
+@pytest.mark.parametrize("where", ["m < m % pow2(A)", "m < m // pow2(A)", "m % pow2(A) > 3",
+                                   "m // pow2(A) + m % pow2(A) > 5", "(m + p) % pow2(A) < p"])
+@pytest.mark.parametrize("a", [3, 63, 64, 100])
+def test_periods_past_64_bits_count_exactly(where: str, a: int) -> None:
+    # pow2(A) of a large size is a period past int64: folds and moves by it never apply,
+    # and the counts stay exact (hypothesis found 64-bit overflows here).
+    cascade = parse_text(f"Y[m,p] = X[m] * Z[p] where {where}", name="x")
+    sizes = {"M": 64, "P": 5, "A": a}
+    k = 2**a
+    brute = sum(eval(where.replace("pow2(A)", str(k)), {"m": m, "p": p})
+                for m in range(64) for p in range(5))
+    assert computed_points(cascade, sizes)["Y"] == brute
+    assert touched(cascade, "Y", sizes, {"M": 1, "P": 1}, ("M", "P")) == brute
+    assert touched(cascade, "Y", sizes, {"M": 4}, ("M",)) == sum(
+        4 for b in range(16) if any(eval(where.replace("pow2(A)", str(k)), {"m": m, "p": p})
+                                    for m in range(4 * b, 4 * b + 4) for p in range(5)))
