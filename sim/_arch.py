@@ -2,6 +2,9 @@
 
 Specs are YAML presets in ``sim/presets``, validated into frozen dataclasses before any
 object is built. A preset may start ``like: other`` and override fields of ``other``.
+An architect's own file is read the same way (:func:`load_architecture`, or
+:func:`architecture` given a path), and :func:`architecture_yaml` writes any architecture
+as a complete file that reads back equal.
 
 >>> arch = architecture("fusemax")
 >>> arch.units["array2d"].pes, arch.units["array2d"].ops["exp"].cycles
@@ -13,6 +16,11 @@ object is built. A preset may start ``like: other`` and override fields of ``oth
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import math
+import numbers
+import os
+import re
 from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib import resources
@@ -20,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from einsum import OP_KINDS, CascadeError
+from einsum import OP_KINDS, CascadeError, node_line, node_value, read_text, yaml_fields
 
 __all__ = [
     "Architecture",
@@ -33,14 +41,37 @@ __all__ = [
     "Table",
     "Unit",
     "architecture",
+    "architecture_document",
     "architecture_names",
+    "architecture_yaml",
     "device_names",
     "fpga_device",
+    "load_architecture",
 ]
 
 
 _LARGEST = 2**50
 """Largest size or rate an architecture takes: the cost rules' integers stay exact."""
+
+
+def _text(value: Any, what: str) -> None:
+    if not isinstance(value, str):
+        raise CascadeError(f"{what} must be text, not {_shown(value)}")
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message, on one short line whatever it is."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _op_kind(unit: str, kind: Any) -> None:
+    if kind not in OP_KINDS:
+        raise CascadeError(f"unit {unit}: unknown op kind {kind!r}; known: {', '.join(OP_KINDS)}")
 
 
 def _positive(value: Any, what: str, *, integer: bool = False, least: float = 0.0) -> None:
@@ -75,6 +106,7 @@ class Table:
     bits: int
 
     def __post_init__(self) -> None:
+        _text(self.name, "table name")
         _positive(self.entries, f"table {self.name}: entries", integer=True)
         _positive(self.bits, f"table {self.name}: bits", integer=True)
 
@@ -94,6 +126,9 @@ class FpgaCost:
 
     def __post_init__(self) -> None:
         if self.multiplier_bits is not None:
+            if len(self.multiplier_bits) != 2:
+                raise CascadeError("multiplier_bits must be two operand widths like [32, 16], "
+                                   f"not {len(self.multiplier_bits)} of them")
             for bits in self.multiplier_bits:
                 _positive(bits, "multiplier_bits", integer=True)
         for key in ("lut_per_pe", "ff_per_pe", "dsp_per_pe"):
@@ -118,6 +153,8 @@ class Device:
     clock_mhz: float
 
     def __post_init__(self) -> None:
+        _text(self.name, "device name")
+        _text(self.part, f"device {self.name}: part")
         _positive(self.clock_mhz, f"device {self.name}: clock_mhz", least=1e-6)
         for key in ("dsp", "bram36", "lut", "ff"):
             _positive(getattr(self, key), f"device {self.name}: {key}", integer=True)
@@ -151,16 +188,15 @@ class Unit:
     fpga: FpgaCost | None = None
 
     def __post_init__(self) -> None:
+        _text(self.name, "unit name")
         if not isinstance(self.systolic, bool):
             raise CascadeError(f"unit {self.name}: systolic must be true or false")
         if len(self.shape) not in (1, 2):
             raise CascadeError(f"unit {self.name}: shape must have 1 or 2 axes, not {self.shape}")
         for size in self.shape:
-            _positive(size, f"unit {self.name}: array size", integer=True)
+            _positive(size, f"unit {self.name}: each size in shape", integer=True)
         for kind in self.ops:
-            if kind not in OP_KINDS:
-                raise CascadeError(f"unit {self.name}: unknown op kind {kind!r}; known: "
-                                   f"{', '.join(OP_KINDS)}")
+            _op_kind(self.name, kind)
         if self.area_um2_per_pe is not None:
             _positive(self.area_um2_per_pe, f"unit {self.name}: area_um2_per_pe")
 
@@ -228,10 +264,12 @@ class Architecture:
     device: Device | None = None
 
     def __post_init__(self) -> None:
+        for key in ("name", "title", "source", "node"):
+            _text(getattr(self, key), key)
         _positive(self.clock_mhz, "clock_mhz", least=1e-6)
         _positive(self.word_bytes, "word_bytes", integer=True)
         if not self.units:
-            raise CascadeError(f"architecture {self.name} has no compute unit")
+            raise CascadeError(f"architecture {self.name} has no compute unit (units is empty)")
 
     @property
     def clock_hz(self) -> float:
@@ -291,6 +329,212 @@ class Architecture:
         return arch
 
 
+# ----- reading architecture files (presets are files too)
+#
+# A file is read by einsum's bounded YAML 1.2 reader into plain data plus the line of every
+# key and list item (``_Lines``, keyed by the path to the field), so that an error raised
+# anywhere, including by a dataclass's own check, is reported at the field it is about.
+
+_FieldPath = tuple[str | int, ...]
+_Lines = dict[_FieldPath, int]
+
+_HEADER = "# cascade architecture; load with --arch FILE\n"
+
+
+def _where(path: _FieldPath) -> str:
+    """``("units", "softmax", "fpga", "tables", 0)`` -> ``units.softmax.fpga.tables[0]``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else part
+    return out
+
+
+def _line(lines: _Lines, path: _FieldPath) -> int:
+    """The line of a field, or of the nearest enclosing one the file gives (a field taken
+    from a ``like`` preset has no line in the file)."""
+    while path not in lines:
+        path = path[:-1]
+    return lines[path]
+
+
+def _key_line(text_lines: list[str], node: yaml.Node) -> int:
+    """The line of the key that a top-level value belongs to. ``yaml_fields`` hands back the
+    values only, and a block value starts below its key, past blank and comment lines."""
+    row, column = node.start_mark.line, node.start_mark.column
+    if row >= len(text_lines) or text_lines[row][:column].strip():
+        return row + 1  # the value starts on its key's line (a scalar, a flow or an anchor)
+    while row > 0:
+        row -= 1
+        stripped = text_lines[row].strip()
+        if stripped and not stripped.startswith("#"):
+            return row + 1
+    return node.start_mark.line + 1
+
+
+def _plain(node: yaml.Node, path: _FieldPath, lines: _Lines) -> Any:
+    """A node as plain data, recording the line of every key and list item in ``lines``."""
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key, line = node_value(key_node), node_line(key_node)
+            if not isinstance(key, str):
+                raise CascadeError(f"a key must be text, not {_shown(key)}", line=line)
+            if key in out:
+                raise CascadeError(f"field {key!r} is given twice in {_where(path)}", line=line)
+            lines[(*path, key)] = line
+            out[key] = _plain(value_node, (*path, key), lines)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for index, item in enumerate(node.value):
+            lines[(*path, index)] = node_line(item)
+            items.append(_plain(item, (*path, index), lines))
+        return items
+    return node_value(node)
+
+
+def _document(text: str, known: tuple[str, ...], *, shape: str) -> tuple[dict[str, Any], _Lines]:
+    """A YAML file's top-level mapping as plain data, and the line of every field in it."""
+    fields = yaml_fields(text, known, required=(), shape=shape)
+    text_lines = text.splitlines()  # as YAML counts: the reader refused other breaks
+    data: dict[str, Any] = {}
+    lines: _Lines = {}
+    for key, node in fields.items():
+        lines[(key,)] = _key_line(text_lines, node)
+        data[key] = _plain(node, (key,), lines)
+    lines[()] = min((lines[(key,)] for key in data), default=1)
+    return data, lines
+
+
+def _fields(cls: type, skip: tuple[str, ...] = ()) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A dataclass's field names (sorted, for messages) and its required ones, as a file
+    spells them: the dataclass is the one list of what an architecture holds."""
+    every = [f for f in dataclasses.fields(cls) if f.name not in skip]
+    required = tuple(f.name for f in every if f.default is dataclasses.MISSING
+                     and f.default_factory is dataclasses.MISSING)
+    return tuple(sorted(f.name for f in every)), required
+
+
+def _block(value: Any, path: _FieldPath, lines: _Lines, cls: type, *,
+           skip: tuple[str, ...] = (), optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``value`` checked to be a mapping of ``cls``'s fields with the required ones."""
+    where = _where(path)
+    if not isinstance(value, dict):
+        raise CascadeError(f"{where} must be a mapping of fields, not {_shown(value)}",
+                           line=_line(lines, path))
+    known, required = _fields(cls, skip)
+    inside = f" in {where}" if where else ""
+    for key in value:
+        if key not in known:
+            raise CascadeError(f"unknown field {key!r}{inside}; known: {', '.join(known)}",
+                               line=_line(lines, (*path, key)))
+    for key in required:
+        if key not in value and key not in optional:
+            raise CascadeError(f"missing field {key!r}{inside}", line=_line(lines, path))
+    return value
+
+
+_OWNER = re.compile(r"^(?:unit|table|device) .*?: ")
+
+
+def _construct(cls: type, values: dict[str, Any], path: _FieldPath, lines: _Lines,
+               given: Any = ()) -> Any:
+    """``cls(**values)``; its own check's error is placed at the line of the one field of
+    ``given`` (the keys the file wrote) that the message names, else at the block's line."""
+    try:
+        return cls(**values)
+    except CascadeError as error:
+        # Drop the owner ("unit softmax: ") and the value shown (", not 'x'"): neither is
+        # the field's name, and either may happen to spell one.
+        head = _OWNER.sub("", error.message, count=1).split(", not ")[0]
+        named = [k for k in given if re.search(rf"\b{re.escape(k)}\b", head)]
+        where = (*path, named[0]) if len(named) == 1 else path
+        raise error.located(line=_line(lines, where)) from None
+
+
+def _make(cls: type, value: Any, path: _FieldPath, lines: _Lines) -> Any:
+    return _construct(cls, dict(_block(value, path, lines, cls)), path, lines, value)
+
+
+def _list(value: Any, path: _FieldPath, lines: _Lines, example: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise CascadeError(f"{_where(path)} must be a list like {example}, not {_shown(value)}",
+                           line=_line(lines, path))
+    return value
+
+
+def _unit(name: str, value: Any, path: _FieldPath, lines: _Lines) -> Unit:
+    fields = dict(_block(value, path, lines, Unit, skip=("name",)))
+    fields["shape"] = tuple(_list(fields["shape"], (*path, "shape"), lines, "[16, 16]"))
+    ops_path = (*path, "ops")
+    ops = fields["ops"]
+    if not isinstance(ops, dict):
+        raise CascadeError(f"{_where(ops_path)} must be a mapping of op kinds to costs like "
+                           f"{{mac: {{cycles: 1}}}}, not {_shown(ops)}",
+                           line=_line(lines, ops_path))
+    costs = {}
+    for kind, cost in ops.items():
+        try:
+            _op_kind(name, kind)
+        except CascadeError as error:
+            raise error.located(line=_line(lines, (*ops_path, kind))) from None
+        costs[kind] = _make(OpCost, cost, (*ops_path, kind), lines)
+    fields["ops"] = costs
+    if fields.get("register_file") is not None:
+        fields["register_file"] = _make(RegisterFile, fields["register_file"],
+                                        (*path, "register_file"), lines)
+    if fields.get("fpga") is not None:
+        fields["fpga"] = _fpga(fields["fpga"], (*path, "fpga"), lines)
+    return _construct(Unit, {"name": name, **fields}, path, lines, value)
+
+
+def _fpga(value: Any, path: _FieldPath, lines: _Lines) -> FpgaCost:
+    fields = dict(_block(value, path, lines, FpgaCost))
+    if fields.get("multiplier_bits") is not None:
+        fields["multiplier_bits"] = tuple(_list(fields["multiplier_bits"],
+                                                (*path, "multiplier_bits"), lines, "[32, 16]"))
+    if "tables" in fields:
+        tables = _list(fields["tables"], (*path, "tables"), lines,
+                       "[{name: exp, entries: 65, bits: 25}]")
+        fields["tables"] = tuple(_make(Table, t, (*path, "tables", i), lines)
+                                 for i, t in enumerate(tables))
+    return _construct(FpgaCost, fields, path, lines, value)
+
+
+def _device(value: Any, path: _FieldPath, lines: _Lines) -> Device | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return fpga_device(value)
+        except CascadeError as error:
+            raise error.located(line=_line(lines, path)) from None
+    if isinstance(value, dict):
+        return _make(Device, value, path, lines)
+    raise CascadeError(f"device must be the name of an FPGA part ({', '.join(device_names())}) "
+                       f"or a mapping of its fields, not {_shown(value)}", line=_line(lines, path))
+
+
+def _architecture(data: dict[str, Any], lines: _Lines) -> Architecture:
+    """Build an architecture from a file's data (its ``like`` already merged in)."""
+    # A design on an FPGA part runs at the part's clock unless it says otherwise.
+    optional = ("clock_mhz",) if data.get("device") is not None else ()
+    fields = dict(_block(data, (), lines, Architecture, optional=optional))
+    fields["dram"] = _make(Dram, fields["dram"], ("dram",), lines)
+    fields["global_buffer"] = _make(GlobalBuffer, fields["global_buffer"], ("global_buffer",),
+                                    lines)
+    units = fields["units"]
+    if not isinstance(units, dict):
+        raise CascadeError(f"units must be a mapping of unit names to units, not "
+                           f"{_shown(units)}", line=_line(lines, ("units",)))
+    fields["units"] = {name: _unit(name, u, ("units", name), lines) for name, u in units.items()}
+    device = _device(fields.get("device"), ("device",), lines)
+    if device is not None:
+        fields["device"] = device
+        fields.setdefault("clock_mhz", device.clock_mhz)
+    return _construct(Architecture, fields, (), lines, data)
+
+
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in over.items():
@@ -301,49 +545,84 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _raw(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
-    path = resources.files("sim").joinpath("presets", f"{name}.yaml")
-    if not path.is_file():
-        raise CascadeError(f"unknown architecture {name!r}; known: "
-                           f"{', '.join(architecture_names())}")
-    data = yaml.safe_load(path.read_text("utf-8"))
-    if not isinstance(data, dict):
-        raise CascadeError(f"sim/presets/{name}.yaml must be a mapping")
-    like = data.pop("like", None)
-    if like is not None:
-        if like in seen:
-            raise CascadeError(f"sim/presets/{name}.yaml: 'like' loops back to {like}")
-        data = _merge(_raw(like, (*seen, name)), data)
-    return data
+_KNOWN = tuple(sorted((*_fields(Architecture)[0], "like")))
+_SHAPE = "an architecture file must be a mapping of fields (name, dram, units, ...)"
 
 
-def _unit(name: str, u: dict[str, Any]) -> Unit:
-    ops = {k: OpCost(**v) for k, v in u.pop("ops").items()}
-    rf = u.pop("register_file", None)
-    fpga = u.pop("fpga", None)
-    if fpga is not None:
-        tables = tuple(Table(**t) for t in fpga.pop("tables", ()))
-        bits = fpga.pop("multiplier_bits", None)
-        fpga = FpgaCost(multiplier_bits=None if bits is None else tuple(bits), tables=tables,
-                        **fpga)
-    return Unit(name=name, shape=tuple(u.pop("shape")), ops=ops,
-                register_file=None if rf is None else RegisterFile(**rf), fpga=fpga, **u)
-
-
-def _build(data: dict[str, Any], file: str) -> Architecture:
+def _read(text: str, file: str, seen: tuple[str, ...]) -> tuple[dict[str, Any], _Lines]:
+    """A file's data with its ``like`` preset merged under it; ``seen`` are the presets
+    whose ``like`` led here (a loop is refused)."""
     try:
-        units = {name: _unit(name, dict(u)) for name, u in data.pop("units").items()}
-        device_name = data.pop("device", None)
-        device = None if device_name is None else fpga_device(device_name)
-        if device is not None:
-            data.setdefault("clock_mhz", device.clock_mhz)
-        return Architecture(dram=Dram(**data.pop("dram")),
-                            global_buffer=GlobalBuffer(**data.pop("global_buffer")),
-                            units=units, device=device, **data)
+        data, lines = _document(text, _KNOWN, shape=_SHAPE)
+        if "like" not in data:
+            return data, lines
+        like = data.pop("like")
+        line = lines[("like",)]
+        if not isinstance(like, str):
+            raise CascadeError(f"like must be the name of a preset, not {_shown(like)}", line=line)
+        if like in seen:
+            raise CascadeError(f"'like' loops back to {like}", line=line)
+        if like not in architecture_names():
+            raise CascadeError(f"unknown architecture {like!r}; known: "
+                               f"{', '.join(architecture_names())}", line=line)
+        base, _base_lines = _read(_preset_text(like), _preset_file(like), (*seen, like))
+        return _merge(base, data), lines
     except CascadeError as error:
         raise error.located(file=file) from None
-    except (TypeError, KeyError, AttributeError) as error:
-        raise CascadeError(f"malformed architecture: {error}", file=file) from None
+
+
+def _from_text(text: str, file: str, seen: tuple[str, ...] = ()) -> Architecture:
+    data, lines = _read(text, file, seen)
+    try:
+        return _architecture(data, lines)
+    except CascadeError as error:
+        raise error.located(file=file) from None
+    except RecursionError:  # bounded by the reader's depth already; kept to one line
+        raise CascadeError("the architecture nests too deeply", file=file) from None
+
+
+_PARSED: dict[tuple[str, str], Architecture] = {}
+"""Files already built, by path and a digest of their text (a sweep asks again and again)."""
+
+
+def load_architecture(path: str | os.PathLike[str]) -> Architecture:
+    """An architecture from a YAML file: the fields of a preset (see ``sim/presets``), all
+    of them or, after ``like: PRESET``, those that differ from the preset. Errors name the
+    file and the line of the field they are about.
+
+    >>> import pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "a.yaml").write_text("like: fusemax\\nclock_mhz: 1000\\n")
+    >>> load_architecture(folder / "a.yaml").clock_mhz
+    1000
+    >>> _ = (folder / "b.yaml").write_text("like: fusemax\\ndram: {bandwith: 1}\\n")
+    >>> load_architecture(folder / "b.yaml")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    einsum._errors.CascadeError: .../b.yaml:2: unknown field 'bandwith' in dram; known: ...
+    """
+    file = os.fspath(path)
+    # The file is read every time (it may have changed); what it builds is kept by its text.
+    text = read_text(file, "the architecture file")
+    key = (file, hashlib.sha256(text.encode("utf-8")).hexdigest())
+    arch = _PARSED.get(key)
+    if arch is None:
+        arch = _from_text(text, file)
+        if len(_PARSED) >= 256:
+            _PARSED.clear()
+        _PARSED[key] = arch
+    return arch
+
+
+# ----- presets and FPGA parts
+
+
+def _preset_file(name: str) -> str:
+    return f"sim/presets/{name}.yaml"
+
+
+def _preset_text(name: str) -> str:
+    return resources.files("sim").joinpath("presets", f"{name}.yaml").read_text("utf-8")
 
 
 @cache
@@ -366,7 +645,10 @@ def fpga_device(name: str) -> Device:
 
 @cache
 def _preset(name: str) -> Architecture:
-    return _build(_raw(name), f"sim/presets/{name}.yaml")
+    if name not in architecture_names():
+        raise CascadeError(f"unknown architecture {name!r}; known: "
+                           f"{', '.join(architecture_names())}")
+    return _from_text(_preset_text(name), _preset_file(name), (name,))
 
 
 def architecture_names() -> tuple[str, ...]:
@@ -374,8 +656,135 @@ def architecture_names() -> tuple[str, ...]:
     return tuple(sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml")))
 
 
-def architecture(name: str, **changes: Any) -> Architecture:
-    """A preset by name, optionally with ``array``, ``buffer_mib``, ``bandwidth_gib_s`` or
-    ``clock_mhz`` changed."""
-    arch = _preset(name)
+def _is_path(name: str) -> bool:
+    return "/" in name or os.sep in name or name.lower().endswith((".yaml", ".yml"))
+
+
+def architecture(name_or_path: str | os.PathLike[str], **changes: Any) -> Architecture:
+    """A preset by name, or an architecture file by path (a ``PathLike``, or text holding a
+    ``/`` or ending in ``.yaml``/``.yml``), optionally with ``array``, ``buffer_mib``,
+    ``bandwidth_gib_s`` or ``clock_mhz`` changed.
+
+    >>> architecture("fusemax", array=128).units["array2d"].shape
+    (128, 128)
+    """
+    name = os.fspath(name_or_path)
+    is_file = isinstance(name_or_path, os.PathLike) or _is_path(name)
+    arch = load_architecture(name) if is_file else _preset(name)
     return arch.replace(**changes) if changes else arch
+
+
+# ----- writing an architecture as YAML
+
+
+def _plain_data(value: Any) -> Any:
+    """Dataclasses, tuples and numbers (numpy's too) as plain YAML-ready data."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {k: _plain_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain_data(v) for v in value]
+    if isinstance(value, bool | str) or value is None:
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return value
+
+
+def architecture_document(arch: Architecture) -> dict[str, Any]:
+    """Every field of ``arch`` as plain data (no ``like``), in the order a preset is written;
+    :func:`architecture_yaml` writes it and :func:`load_architecture` reads it back equal.
+
+    >>> doc = architecture_document(architecture("u50"))
+    >>> doc["device"], doc["units"]["linear"]["shape"], doc["clock_mhz"]
+    ('u50', [16, 16], 300)
+    """
+    document = _plain_data(arch)
+    for unit in document["units"].values():
+        del unit["name"]  # the key names the unit
+    device = arch.device
+    # A known part is written by name when the name alone rebuilds it equal.
+    if device is not None and device.name in device_names() \
+            and fpga_device(device.name) == device:
+        document["device"] = device.name
+    return document
+
+
+class _Flow(dict):  # type: ignore[type-arg]
+    """A mapping written on one line (``{cycles: 1, energy_pj: 17.1645}``)."""
+
+
+class _FlowList(list):  # type: ignore[type-arg]
+    """A list written on one line (``[256, 256]``)."""
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes what einsum's YAML 1.2 reader reads back as the same values."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    # PyYAML quotes what YAML 1.1 would not read as text; quote also what YAML 1.2 might
+    # (1e5, non-ASCII digits, ...): anything not starting with a letter or an underscore.
+    plain = value[:1].isascii() and (value[:1].isalpha() or value[:1] == "_") \
+        and not any(c.isdecimal() and not c.isascii() for c in value)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=None if plain else '"')
+
+
+def _represent_float(dumper: yaml.SafeDumper, value: float) -> yaml.Node:
+    # repr is the shortest text that reads back as the same float.
+    text = repr(value) if math.isfinite(value) else \
+        ".nan" if math.isnan(value) else ".inf" if value > 0 else "-.inf"
+    return dumper.represent_scalar("tag:yaml.org,2002:float", text)
+
+
+_Dumper.add_representer(str, _represent_str)
+_Dumper.add_representer(float, _represent_float)
+_Dumper.add_representer(_Flow, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v,
+                                                                 flow_style=True))
+_Dumper.add_representer(_FlowList, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq",
+                                                                     v, flow_style=True))
+
+
+def _scalar(value: Any) -> bool:
+    return not isinstance(value, dict | list)
+
+
+def _flat(value: Any) -> bool:
+    """A scalar, or a list or mapping of scalars."""
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) \
+        else ()
+    return all(_scalar(v) for v in items)
+
+
+def _styled(value: Any, depth: int) -> Any:
+    """Lists of scalars, and from the third level down short mappings of flat values, on
+    one line (``shape: [256, 256]``, ``mac: {cycles: 1, energy_pj: 17.1645}``); a mapping
+    of mappings (``ops``) keeps one entry a line."""
+    if isinstance(value, dict):
+        inner = {k: _styled(v, depth + 1) for k, v in value.items()}
+        one_line = depth >= 2 and all(_flat(v) for v in value.values()) \
+            and not all(isinstance(v, dict) for v in value.values()) and len(str(value)) <= 80
+        return _Flow(inner) if one_line else inner
+    if isinstance(value, list):
+        items = [_styled(v, depth + 1) for v in value]
+        return _FlowList(items) if all(_scalar(v) for v in value) else items
+    return value
+
+
+def _yaml_text(document: dict[str, Any], header: str) -> str:
+    """``document`` as YAML after a comment ``header``, keys in their given order."""
+    body = yaml.dump(_styled(_plain_data(document), 0), Dumper=_Dumper, sort_keys=False,
+                     default_flow_style=False, allow_unicode=True, width=10_000)
+    return header + body
+
+
+def architecture_yaml(arch: Architecture) -> str:
+    """``arch`` as a complete YAML file that :func:`load_architecture` reads back equal.
+
+    >>> print(architecture_yaml(architecture("fusemax")).splitlines()[0])
+    # cascade architecture; load with --arch FILE
+    """
+    return _yaml_text(architecture_document(arch), _HEADER)
