@@ -23,9 +23,12 @@ from ._arch import (
     Table,
     Unit,
     architecture,
+    architecture_document,
     architecture_names,
+    architecture_yaml,
     device_names,
     fpga_device,
+    load_architecture,
 )
 from ._attention import AttentionNumerics, TiledAttention
 from ._cost import (
@@ -59,7 +62,7 @@ from ._headers import ap_types_include
 from ._hls4ml import Hls4mlSoftmax
 from ._layernorm import LayerNormUnit
 from ._linear import LinearUnit
-from ._mapping import Binding, Mapping, Stage, mapping_from_dict
+from ._mapping import Binding, Mapping, Stage, load_mapping, mapping_from_dict, mapping_yaml
 from ._numerics import FixedNumerics
 from ._reciprocal import ReciprocalUnit
 from ._resources import (
@@ -120,7 +123,9 @@ __all__ = [
     "Workload",
     "ap_types_include",
     "architecture",
+    "architecture_document",
     "architecture_names",
+    "architecture_yaml",
     "bram36_for_table",
     "buffer_plan",
     "buffer_plans",
@@ -138,7 +143,10 @@ __all__ = [
     "gelu_erf",
     "gelu_tanh",
     "is_view",
+    "load_architecture",
+    "load_mapping",
     "mapping_from_dict",
+    "mapping_yaml",
     "memory_energy",
     "plan_groups",
     "resolved_tiles",

@@ -1,6 +1,7 @@
 """Mappings: where each Einsum runs, how ranks are tiled, where tensors live, and when.
 
-A mapping is data (YAML or JSON round-trip):
+A mapping is data (YAML or JSON round-trip; :func:`load_mapping` reads a YAML file with
+each error at its line, :func:`mapping_yaml` writes one):
 
 * ``bindings``: per Einsum, the compute unit and the rank mapped to each array axis;
   Einsums that do no arithmetic (views such as ``BK[e,m1,m0] = K[e,m1*M0+m0]``) need none.
@@ -23,18 +24,89 @@ A mapping is data (YAML or JSON round-trip):
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from einsum import CascadeError
+from einsum import CascadeError, read_text
 
-__all__ = ["Binding", "Mapping", "Stage", "mapping_from_dict"]
+from ._arch import _document, _line, _Lines, _shown, _where, _yaml_text
+
+__all__ = ["Binding", "Mapping", "Stage", "load_mapping", "mapping_from_dict", "mapping_yaml"]
 
 _PLACEMENTS = ("dram", "spill")
 _MEMORY = ("overlapped", "per_stage")
-
-
 _OPERANDS = ("neighbours", "register_file")
+
+_FIELDS = ("bindings", "dram_loops", "memory", "name", "placement", "stages", "tiles")
+_BINDING_FIELDS = ("operands", "spatial", "unit")
+_STAGE_FIELDS = ("dram_loops", "einsums", "tiles")
+_DRAIN_FIELDS = ("drain",)
+_HEADER = "# cascade mapping; load with --mapping FILE\n"
+
+
+# ----- the rules, each once: the dataclasses, mapping_from_dict and load_mapping call them
+
+
+def _check_text(value: Any, what: str) -> None:
+    if not isinstance(value, str):
+        raise CascadeError(f"{what} must be text, not {_shown(value)}")
+
+
+def _names(value: Any, what: str, example: str) -> tuple[str, ...]:
+    """A list of names (ranks, Einsums) as a tuple; text is refused, not split into letters."""
+    if not isinstance(value, list | tuple):
+        raise CascadeError(f"{what} must be a list like {example}, not {_shown(value)}")
+    for item in value:
+        _check_text(item, f"each entry of {what}")
+    return tuple(value)
+
+
+def _check_operands(operands: Any) -> None:
+    if operands is not None and operands not in _OPERANDS:
+        raise CascadeError(f"operands must be one of {', '.join(_OPERANDS)}, not {operands!r}")
+
+
+def _check_placement(name: str, tensor: str, where: Any) -> None:
+    if where not in _PLACEMENTS:
+        raise CascadeError(f"mapping {name}: placement of {tensor} must be one of "
+                           f"{', '.join(_PLACEMENTS)}, not {where!r}")
+
+
+def _check_memory(name: str, memory: Any) -> None:
+    if memory not in _MEMORY:
+        raise CascadeError(f"mapping {name}: memory must be one of "
+                           f"{', '.join(_MEMORY)}, not {memory!r}")
+
+
+def _check_tile(name: str, rank: str, tile: Any) -> None:
+    if tile != "auto" and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 1):
+        raise CascadeError(f"mapping {name}: tile of {rank} must be a positive "
+                           f"whole number or 'auto', not {tile!r}")
+
+
+def _check_loops(name: str, loops: tuple[str, ...]) -> None:
+    if len(set(loops)) != len(loops):
+        raise CascadeError(f"mapping {name}: a rank appears twice in dram_loops")
+
+
+def _check_field(key: str, known: tuple[str, ...], where: str) -> None:
+    if key not in known:
+        raise CascadeError(f"unknown field {key!r} in {where}; known: {', '.join(known)}")
+
+
+def _require(entry: dict[str, Any], required: tuple[str, ...], where: str) -> None:
+    for key in required:
+        if key not in entry:
+            raise CascadeError(f"missing field {key!r}" + (f" in {where}" if where else ""))
+
+
+def _fail(message: str) -> None:
+    raise CascadeError(message)
+
+
+def _stage_fields(entry: dict[str, Any]) -> tuple[str, ...]:
+    return _DRAIN_FIELDS if "drain" in entry else _STAGE_FIELDS
 
 
 @dataclass(frozen=True)
@@ -49,9 +121,8 @@ class Binding:
     operands: str | None = None
 
     def __post_init__(self) -> None:
-        if self.operands is not None and self.operands not in _OPERANDS:
-            raise CascadeError(f"operands must be one of {', '.join(_OPERANDS)}, "
-                               f"not {self.operands!r}")
+        _check_text(self.unit, "unit")
+        _check_operands(self.operands)
 
 
 @dataclass(frozen=True)
@@ -75,20 +146,13 @@ class Mapping:
     memory: str = "overlapped"
 
     def __post_init__(self) -> None:
+        _check_text(self.name, "name")
         for tensor, where in self.placement.items():
-            if where not in _PLACEMENTS:
-                raise CascadeError(f"mapping {self.name}: placement of {tensor} must be one of "
-                                   f"{', '.join(_PLACEMENTS)}, not {where!r}")
-        if self.memory not in _MEMORY:
-            raise CascadeError(f"mapping {self.name}: memory must be one of "
-                               f"{', '.join(_MEMORY)}, not {self.memory!r}")
+            _check_placement(self.name, tensor, where)
+        _check_memory(self.name, self.memory)
         for rank, tile in self.tiles.items():
-            if tile != "auto" and (isinstance(tile, bool) or not isinstance(tile, int)
-                                   or tile < 1):
-                raise CascadeError(f"mapping {self.name}: tile of {rank} must be a positive "
-                                   f"whole number or 'auto', not {tile!r}")
-        if len(set(self.dram_loops)) != len(self.dram_loops):
-            raise CascadeError(f"mapping {self.name}: a rank appears twice in dram_loops")
+            _check_tile(self.name, rank, tile)
+        _check_loops(self.name, self.dram_loops)
 
     def to_dict(self) -> dict[str, Any]:
         stages: list[Any] = []
@@ -119,29 +183,138 @@ class Mapping:
 
 def mapping_from_dict(data: dict[str, Any]) -> Mapping:
     """Validate and build a mapping from plain data (the inverse of ``to_dict``)."""
+    if not isinstance(data, dict):
+        raise CascadeError(f"a mapping must be a mapping of fields, not {_shown(data)}")
     try:
-        name = data["name"]
-        bindings = {e: Binding(b["unit"], tuple(b["spatial"]), b.get("operands"))
-                    for e, b in data.get("bindings", {}).items()}
-        stages = []
-        for entry in data.get("stages", []):
-            if isinstance(entry, dict) and "drain" in entry:
-                stages.append(Stage(drain=entry["drain"]))
-            elif isinstance(entry, dict):
-                loops = entry.get("dram_loops")
-                stages.append(Stage(einsums=tuple(entry["einsums"]),
-                                    dram_loops=None if loops is None else tuple(loops),
-                                    tiles=entry.get("tiles")))
-            else:
-                stages.append(Stage(einsums=tuple(entry)))
-        unknown = set(data) - {"name", "bindings", "dram_loops", "tiles", "placement",
-                               "stages", "memory"}
-        if unknown:
-            raise CascadeError(f"mapping {name}: unknown field(s) {', '.join(sorted(unknown))}")
-        return Mapping(name=name, bindings=bindings,
-                       dram_loops=tuple(data.get("dram_loops", ())),
-                       tiles=dict(data.get("tiles", {})),
-                       placement=dict(data.get("placement", {})),
-                       stages=tuple(stages), memory=data.get("memory", "overlapped"))
-    except (KeyError, TypeError, AttributeError) as error:
+        return _build(data, None)
+    except (KeyError, TypeError, AttributeError) as error:  # a safety net: each is checked
         raise CascadeError(f"malformed mapping: {error!r}") from None
+
+
+def load_mapping(path: str | os.PathLike[str]) -> Mapping:
+    """A mapping from a YAML file (the fields of :meth:`Mapping.to_dict`); errors name the
+    file and the line of the field they are about.
+
+    >>> import pathlib, tempfile
+    >>> file = pathlib.Path(tempfile.mkdtemp()) / "m.yaml"
+    >>> _ = file.write_text("name: qk\\nbindings:\\n  QK: {unit: array2d, spatial: M0}\\n")
+    >>> load_mapping(file)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    einsum._errors.CascadeError: .../m.yaml:3: bindings.QK.spatial must be a list like ...
+    """
+    file = os.fspath(path)
+    text = read_text(file, "the mapping file")
+    try:
+        data, lines = _document(text, _FIELDS, shape="a mapping file must be a mapping of "
+                                "fields (name, bindings, ...)")
+        return _build(data, lines)
+    except CascadeError as error:
+        raise error.located(file=file) from None
+
+
+def mapping_yaml(mapping: Mapping) -> str:
+    """``mapping`` as a YAML file that :func:`load_mapping` reads back equal.
+
+    >>> m = mapping_from_dict({"name": "qk", "stages": [["QK"]],
+    ...                        "bindings": {"QK": {"unit": "array2d", "spatial": ["M0", "P"]}}})
+    >>> print(mapping_yaml(m).splitlines()[3])
+      QK: {unit: array2d, spatial: [M0, P]}
+    """
+    return _yaml_text(mapping.to_dict(), _HEADER)
+
+
+def _build(data: dict[str, Any], lines: _Lines | None) -> Mapping:
+    """A mapping from plain data; with ``lines`` (from a file), each error is placed at the
+    line of the field it is about."""
+
+    def at(path: tuple[str | int, ...], check: Any, *args: Any) -> Any:
+        try:
+            return check(*args)
+        except CascadeError as error:
+            line = None if lines is None else _line(lines, path)
+            raise error.located(line=line) from None
+
+    def mapping_of(value: Any, path: tuple[str | int, ...], example: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            at(path, _fail, f"{_where(path)} must be a mapping like {example}, "
+                            f"not {_shown(value)}")
+        return value
+
+    def fields(entry: dict[str, Any], path: tuple[str | int, ...], known: tuple[str, ...],
+               required: tuple[str, ...]) -> None:
+        for key in entry:
+            at((*path, key), _check_field, key, known, _where(path))
+        at(path, _require, entry, required, _where(path))
+
+    def names(value: Any, path: tuple[str | int, ...], example: str) -> tuple[str, ...]:
+        if isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                at((*path, index), _check_text, item, f"each entry of {_where(path)}")
+        return at(path, _names, value, _where(path), example)
+
+    def loops(value: Any, path: tuple[str | int, ...]) -> tuple[str, ...]:
+        ranks = names(value, path, "[P, M1]")
+        for index in range(len(ranks)):  # the repeated rank's own line
+            at((*path, index), _check_loops, name, ranks[: index + 1])
+        return ranks
+
+    def tiles(value: Any, path: tuple[str | int, ...]) -> dict[str, int | str]:
+        for rank, tile in mapping_of(value, path, "{P: auto, M1: 256}").items():
+            at((*path, rank), _check_tile, name, rank, tile)
+        return dict(value)
+
+    at((), _require, data, ("name",), "")
+    name = data["name"]
+    at(("name",), _check_text, name, "name")
+    if lines is None:  # a file's top-level fields were checked by its reader, with lines
+        unknown = sorted(set(data) - set(_FIELDS))
+        if unknown:
+            raise CascadeError(f"mapping {name}: unknown field(s) {', '.join(unknown)}")
+
+    bindings = {}
+    given = mapping_of(data.get("bindings", {}), ("bindings",),
+                       "{QK: {unit: array2d, spatial: [M0, P]}}")
+    for einsum, entry in given.items():
+        path = ("bindings", einsum)
+        fields(mapping_of(entry, path, "{unit: array2d, spatial: [M0, P]}"), path,
+               _BINDING_FIELDS, ("unit", "spatial"))
+        at((*path, "unit"), _check_text, entry["unit"], "unit")
+        spatial = names(entry["spatial"], (*path, "spatial"), "[M0, P]")
+        at((*path, "operands"), _check_operands, entry.get("operands"))
+        bindings[einsum] = Binding(entry["unit"], spatial, entry.get("operands"))
+
+    stages = []
+    schedule = data.get("stages", [])
+    if not isinstance(schedule, list | tuple):
+        at(("stages",), _fail, f"stages must be a list like [[QK, RM], {{drain: LM}}], not "
+                               f"{_shown(schedule)}")
+    for index, entry in enumerate(schedule):
+        path = ("stages", index)
+        if isinstance(entry, dict):
+            fields(entry, path, _stage_fields(entry), () if "drain" in entry else ("einsums",))
+            if "drain" in entry:
+                at((*path, "drain"), _check_text, entry["drain"], "drain")
+                stages.append(Stage(drain=entry["drain"]))
+                continue
+            stages.append(Stage(
+                einsums=names(entry["einsums"], (*path, "einsums"), "[QK, RM]"),
+                dram_loops=None if entry.get("dram_loops") is None
+                else loops(entry["dram_loops"], (*path, "dram_loops")),
+                tiles=None if entry.get("tiles") is None
+                else tiles(entry["tiles"], (*path, "tiles"))))
+        elif isinstance(entry, list | tuple):
+            stages.append(Stage(einsums=names(entry, path, "[QK, RM]")))
+        else:
+            at(path, _fail, f"{_where(path)} must be a list of Einsums like [QK, RM] or a "
+                            f"mapping like {{drain: LM}}, not {_shown(entry)}")
+
+    placement = mapping_of(data.get("placement", {}), ("placement",), "{Q: dram, K: spill}")
+    for tensor, where in placement.items():
+        at(("placement", tensor), _check_placement, name, tensor, where)
+    memory = data.get("memory", "overlapped")
+    at(("memory",), _check_memory, name, memory)
+    return Mapping(name=name, bindings=bindings,
+                   dram_loops=loops(data.get("dram_loops", []), ("dram_loops",)),
+                   tiles=tiles(data.get("tiles", {}), ("tiles",)),
+                   placement=dict(placement), stages=tuple(stages), memory=memory)
