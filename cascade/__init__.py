@@ -1,14 +1,31 @@
-"""The cascade command line and the flows that join the engines: the FuseMax study, sweeps
-into a results store, reports and the numerics study.
+"""cascade: attention accelerators from Einsum cascades, in Python and on the command line.
 
->>> from cascade import published
->>> len(published()) > 0
-True
+The public face for scripts and notebooks (the ``cascade`` command is a thin layer over it):
+
+>>> import cascade
+>>> cascade.analyze("fusemax", model="bert", seq=1024).passes
+1
+>>> design = cascade.map("fusemax", arch="fusemax", model="bert", seq="1k")
+>>> design.cycles, round(design.seconds * 1e3, 3)
+(1695744, 1.804)
 """
 
 from __future__ import annotations
 
-from ._cli import main
+from einsum import load
+
+from ._api import (
+    SCHEMA,
+    MapResult,
+    NetworkResult,
+    Workload,
+    analyze,
+    check,
+    map,
+    results,
+    sweep,
+)
+from ._cli import main, version
 from ._numerics import numerics_study
 from ._progress import Progress
 from ._report import write_report
@@ -23,17 +40,30 @@ from ._sweep import (
 )
 
 __all__ = [
+    "SCHEMA",
+    "MapResult",
+    "NetworkResult",
     "Progress",
     "SweepSummary",
+    "Workload",
+    "analyze",
+    "check",
     "code_version",
     "default_workers",
     "evaluate_points",
+    "load",
     "main",
+    "map",
     "numerics_study",
     "point_key",
     "published",
     "reproduce_fusemax",
+    "results",
     "run_fusemax_study",
     "run_sweep",
+    "sweep",
+    "version",
     "write_report",
 ]
+
+__version__ = version()

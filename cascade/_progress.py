@@ -1,4 +1,5 @@
-"""A one-line progress bar with rate and ETA, drawn only on a terminal.
+"""Progress bars for long runs (tqdm), drawn only on a terminal and only once a run has
+taken half a second, so quick commands and piped output stay clean.
 
 >>> import io
 >>> bar = Progress(10, stream=io.StringIO())  # not a terminal: stays quiet
@@ -9,42 +10,44 @@
 from __future__ import annotations
 
 import sys
-import time
 from typing import TextIO
+
+from tqdm import tqdm
 
 __all__ = ["Progress"]
 
 
 class Progress:
+    """A bar of ``total`` steps labelled ``label`` on ``stream`` (standard error)."""
+
     def __init__(self, total: int, *, label: str = "", stream: TextIO | None = None,
-                 enabled: bool | None = None) -> None:
-        self.total = total
-        self.label = label
+                 enabled: bool | None = None, unit: str = "it") -> None:
         self.stream = sys.stderr if stream is None else stream
         self.enabled = self.stream.isatty() if enabled is None else enabled
-        self.done = 0
-        self._start = time.monotonic()
-        self._drawn = 0.0
+        self._bar = tqdm(total=total, desc=label, file=self.stream, disable=not self.enabled,
+                         delay=0.5, unit=unit, dynamic_ncols=True, leave=False)
+        self.done = 0  # counted here too: a disabled tqdm counts nothing
 
-    def update(self, count: int) -> None:
+    def update(self, count: int = 1) -> None:
         self.done += count
-        now = time.monotonic()
-        if self.enabled and (now - self._drawn > 0.1 or self.done >= self.total):
-            self._drawn = now
-            self.stream.write("\r" + self.line(now - self._start))
-            self.stream.flush()
+        self._bar.update(count)
 
-    def line(self, elapsed: float) -> str:
-        """``label [#####-----] 500/1,000  50%  250.0/s  ETA 0:02``"""
-        share = self.done / self.total if self.total else 1.0
-        filled = round(24 * share)
-        rate = self.done / elapsed if elapsed > 0 else 0.0
-        left = (self.total - self.done) / rate if rate > 0 else 0.0
-        eta = f"{int(left // 60)}:{int(left % 60):02d}"
-        return (f"{self.label} [{'#' * filled}{'-' * (24 - filled)}] {self.done:,}/"
-                f"{self.total:,} {share:4.0%} {rate:8.1f}/s  ETA {eta}")
+    def step(self, done: int, total: int) -> None:
+        """Callback form for engines that count their own steps (the mapping search)."""
+        self._bar.total = total
+        self.update(done - self.done)
+
+    def phase(self, text: str) -> None:
+        """Callback form for engines that name their phases (emit-hls, csim): one step
+        each, the bar labelled with the phase now running."""
+        self._bar.set_description_str(text, refresh=False)
+        self.update(1)
 
     def close(self) -> None:
-        if self.enabled and self.done:
-            self.stream.write("\n")
-            self.stream.flush()
+        self._bar.close()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

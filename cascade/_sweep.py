@@ -122,7 +122,7 @@ def point_key(point: Point, cascade: Cascade, code: str) -> str:
 def _identity(point: Point, arch: Architecture) -> dict[str, Any]:
     m = point.model
     return {
-        "algorithm": Path(point.algorithm).stem, "architecture": point.preset,
+        "algorithm": Path(point.algorithm).stem, "architecture": Path(point.preset).stem,
         "device": arch.device.name if arch.device else None,
         "array": max(max(u.shape) for u in arch.units.values()),
         "pes": sum(u.pes for u in arch.units.values()),

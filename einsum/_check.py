@@ -12,13 +12,14 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ._errors import CascadeError
 from ._execute import execute
 from ._ir import Cascade
-from ._references import REFERENCES, softmax_attention
+from ._references import REFERENCES, Reference, softmax_attention
 from ._validate import validate
 
 __all__ = ["CHECK_SHAPES", "TOLERANCE", "CheckResult", "check_attention", "check_cascade",
@@ -93,17 +94,24 @@ def _relative_error(got: np.ndarray, want: np.ndarray) -> float:
     return error if np.isfinite(error) else float("inf")
 
 
-def check_cascade(cascade: Cascade, *, seed: int = 0) -> list[CheckResult]:
-    """Check a library algorithm against its numpy formula at its check shapes (random
-    inputs; Q and K scaled so that an unsafe softmax would overflow), or an attention
-    cascade against exact attention."""
-    reference = REFERENCES.get(cascade.name)
+def check_cascade(cascade: Cascade, *, seed: int = 0,
+                  reference: Reference | None = None) -> list[CheckResult]:
+    """Check a cascade against ``reference`` (a numpy formula of its inputs and the shapes
+    to run it at), else a library algorithm against its own formula, else an attention
+    cascade against exact attention. Inputs are random; Q and K are scaled so that an unsafe
+    softmax would overflow."""
+    if reference is None:
+        reference = REFERENCES.get(cascade.name)
     if reference is None:
         return check_attention(cascade, seed=seed)
     layout = validate(cascade)
     rng = np.random.default_rng(seed)
     results = []
     for shapes in reference.shapes:
+        missing = [r for t in layout.inputs for r in layout.ranks[t] if r not in shapes]
+        if missing:
+            raise CascadeError(f"the check shapes {_shown(shapes)} give no size to "
+                               f"{', '.join(dict.fromkeys(missing))}", file=cascade.file)
         inputs = {t: rng.normal(scale=2.0 if t in ("Q", "K", "A") else 1.0,
                                 size=tuple(shapes[r] for r in layout.ranks[t]))
                   for t in layout.inputs}
@@ -111,6 +119,25 @@ def check_cascade(cascade: Cascade, *, seed: int = 0) -> list[CheckResult]:
         got = execute(cascade, inputs, shapes={r: v for r, v in shapes.items()
                                                if r not in fixed})
         want = reference.formula(inputs)
+        _check_answer(cascade, got, want)
         results.append(CheckResult(dict(shapes), max(_relative_error(got[o], want[o])
                                                      for o in want)))
     return results
+
+
+def _check_answer(cascade: Cascade, got: dict[str, np.ndarray], want: Any) -> None:
+    """A reference's answer names the cascade's outputs and has their shapes."""
+    if not isinstance(want, dict) or set(want) != set(got):
+        names = ", ".join(sorted(map(str, want))) if isinstance(want, dict) else \
+            type(want).__name__
+        raise CascadeError(f"the reference returned {names}; {cascade.name} outputs "
+                           f"{', '.join(got)}", file=cascade.file)
+    for name, value in want.items():
+        shape = np.shape(value)
+        if shape != got[name].shape:
+            raise CascadeError(f"the reference's {name} has shape {shape}; {cascade.name} "
+                               f"gives {got[name].shape}", file=cascade.file)
+
+
+def _shown(shapes: dict[str, int]) -> str:
+    return ",".join(f"{k}={v}" for k, v in shapes.items()) or "(none)"

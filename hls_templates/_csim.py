@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,8 +58,9 @@ def _values(path: Path, t: FixedType) -> list[tuple[int, float]]:
     return list(zip(words, fixed.to_float().tolist(), strict=True))
 
 
-def csim(folder: Path) -> CsimResult:
-    """Compile ``folder``'s kernel and testbench, run every case, compare every output word."""
+def csim(folder: Path, *, progress: Callable[[str], None] = lambda _phase: None) -> CsimResult:
+    """Compile ``folder``'s kernel and testbench, run every case, compare every output word;
+    ``progress`` hears the name of each phase as it starts."""
     meta_path = folder / "cascade.json"
     if not meta_path.is_file():
         raise HlsError(f"{folder} is not an emitted HLS project (no cascade.json)")
@@ -67,6 +69,7 @@ def csim(folder: Path) -> CsimResult:
     (build / "out").mkdir(parents=True, exist_ok=True)
     sources = sorted(str(p) for p in (folder / "src").glob("*.cpp"))
     program = build / "csim"
+    progress("compiling")
     compiled = subprocess.run(["g++", *compile_flags(), "-I", str(folder / "src"), *sources,
                                str(folder / "tb" / "tb.cpp"), "-o", str(program)],
                               capture_output=True, text=True)
@@ -76,6 +79,7 @@ def csim(folder: Path) -> CsimResult:
         raise HlsError(f"g++ failed on {folder}: {first}")
     result = CsimResult(folder, warnings=[line for line in compiled.stderr.splitlines()
                                           if "warning:" in line])
+    progress("running the testbench")
     ran = subprocess.run([str(program), str(folder / "tb" / "vectors"), str(build / "out")],
                          capture_output=True, text=True, timeout=600)
     if ran.returncode not in (0, 1):
@@ -83,6 +87,7 @@ def csim(folder: Path) -> CsimResult:
         detail = ran.stderr.strip().splitlines()[:1]
         raise HlsError(f"the testbench of {folder} stopped with {why}"
                        + (f": {detail[0]}" if detail else ""))
+    progress("comparing")
     for case in meta["cases"]:
         for port in meta["outputs"]:
             t = FixedType.parse(meta["types"][port])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
@@ -125,8 +126,10 @@ def _files(kernel: Kernel, arch: Architecture, project: str) -> dict[str, str]:
 
 def emit_hls(kernel_name: str, arch: Architecture, sizes: dict[str, int], *, out: Path,
              force: bool = False, seed: int = 0, project: str | None = None,
-             numerics: AttentionNumerics | None = None) -> dict[str, Any]:
-    """Write the project for ``kernel_name`` on ``arch`` (an FPGA design) into ``out``."""
+             numerics: AttentionNumerics | None = None,
+             progress: Callable[[str], None] = lambda _phase: None) -> dict[str, Any]:
+    """Write the project for ``kernel_name`` on ``arch`` (an FPGA design) into ``out``;
+    ``progress`` hears the name of each phase as it starts."""
 
     project = check_identifier(project or kernel_name, "project name")
     if arch.device is None:
@@ -139,8 +142,11 @@ def emit_hls(kernel_name: str, arch: Architecture, sizes: dict[str, int], *, out
                          for k in ("dsp", "bram36", "uram", "lut", "ff")
                          if getattr(resources_used.total, k) > getattr(resources_used.available, k))
         raise HlsError(f"the design {arch.name} does not fit {arch.device.name}: {over}")
+    progress("test vectors from the Python model")
     kernel = build_kernel(kernel_name, arch, sizes, seed=seed, numerics=numerics)
+    progress("rendering")
     files = _files(kernel, arch, project)
+    progress("writing")
     with staged_folder(out, force=force) as staging:
         for name, text in files.items():
             (staging / name).parent.mkdir(parents=True, exist_ok=True)

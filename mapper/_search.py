@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
 
@@ -261,6 +261,7 @@ def _combos(w: Workload, arch: Architecture, held: frozenset[str],
 
 
 def _score_orders(w: Workload, arch: Architecture, objective: str,
+                  progress: Callable[[int, int], None] | None = None,
                   ) -> Iterator[_Scored | MappingError]:
     first = {}
     for f in w.facts.values():
@@ -269,7 +270,10 @@ def _score_orders(w: Workload, arch: Architecture, objective: str,
             raise MappingError(f"no unit of {arch.name} can compute {f.name} "
                                f"(it needs {', '.join(f.ops)})")
         first[f.name] = (able[0], ())
-    for loops in _loop_orders(w):
+    orders = _loop_orders(w)
+    for done, loops in enumerate(orders):
+        if progress is not None:
+            progress(done, len(orders))
         plan = _loop_plan(w, arch, loops, first)
         if isinstance(plan, MappingError):
             yield plan
@@ -329,21 +333,24 @@ def _check(objective: str, arch: Architecture) -> None:
 
 def search(cascade: Cascade, arch: Architecture, shapes: MappingABC[str, int], *,
            batch: int = 1, heads: int = 1, objective: str = "latency",
-           keep: int = 5) -> SearchResult:
-    """Best mapping of ``cascade`` on ``arch`` by ``objective``, with the runners-up."""
+           keep: int = 5, progress: Callable[[int, int], None] | None = None,
+           ) -> SearchResult:
+    """Best mapping of ``cascade`` on ``arch`` by ``objective``, with the runners-up;
+    ``progress(done, total)`` hears of each DRAM loop order started."""
     return search_workload(workload(cascade, shapes, batch=batch, heads=heads), arch,
-                           objective=objective, keep=keep)
+                           objective=objective, keep=keep, progress=progress)
 
 
 def search_workload(w: Workload, arch: Architecture, *, objective: str = "latency",
-                    keep: int = 5) -> SearchResult:
+                    keep: int = 5, progress: Callable[[int, int], None] | None = None,
+                    ) -> SearchResult:
     """:func:`search` of a workload built once."""
     _check(objective, arch)
     start = time.perf_counter()
     best: list[tuple[tuple[float, ...], _Scored, int]] = []
     evaluated = 0
     last_error = ""
-    for scored in _score_orders(w, arch, objective):
+    for scored in _score_orders(w, arch, objective, progress):
         if isinstance(scored, MappingError):
             last_error = scored.message
             continue

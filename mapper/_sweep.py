@@ -257,7 +257,7 @@ def _parse(text: str, file: str, base: Path) -> SweepSpec:
     algorithm_nodes = _items(nodes["algorithms"], "algorithms")
     algorithms = tuple(_algorithm(n, base) for n in algorithm_nodes)
     arch_nodes = _items(nodes["architectures"], "architectures")
-    architectures = tuple(_architecture(n) for n in arch_nodes)
+    architectures = tuple(_architecture(n, base) for n in arch_nodes)
     model_nodes = _items(nodes["models"], "models")
     models = tuple(_model(n, base) for n in model_nodes)
     seq_nodes = _items(nodes["seq"], "seq")
@@ -440,7 +440,25 @@ def _model(node: yaml.Node, base: Path) -> Model:
         raise SweepError(error.message, line=line) from None
 
 
-def _architecture(node: yaml.Node) -> ArchitectureAxes:
+def _preset(node: yaml.Node, base: Path) -> str:
+    """A preset name, or an architecture file's absolute path (a point's key then holds the
+    file's contents, so editing the file makes new points)."""
+    value = _value(node)
+    line = node_line(node)
+    if isinstance(value, str) and value in architecture_names():
+        return value
+    if not isinstance(value, str) or not value.endswith((".yaml", ".yml")):
+        raise SweepError(f"unknown architecture {_shown(value)}; known: "
+                         f"{', '.join(architecture_names())}, or a .yaml file", line=line)
+    path = base / _text(value, "architecture", line)
+    if not path.is_file():
+        raise SweepError(f"no architecture file {value!r} (looked in {base})", line=line)
+    name = str(path.resolve())
+    architecture(name)  # a bad file reports its own file and line
+    return name
+
+
+def _architecture(node: yaml.Node, base: Path) -> ArchitectureAxes:
     line = node_line(node)
     if not isinstance(node, yaml.MappingNode):
         raise SweepError("an architecture is a mapping with a preset and parameter axes",
@@ -452,7 +470,7 @@ def _architecture(node: yaml.Node) -> ArchitectureAxes:
             raise SweepError(f"architecture parameter {key!r} is given twice",
                              line=node_line(key_node))
         if key == "preset":
-            fields["preset"] = _choice(value_node, "architecture", architecture_names())
+            fields["preset"] = _preset(value_node, base)
         elif key == "device":
             fields[key] = tuple(_choice(n, "device", device_names())
                                 for n in _items(value_node, key))

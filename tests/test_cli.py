@@ -43,7 +43,7 @@ def test_analyze_fusemax_bert_1k_json(capsys: pytest.CaptureFixture[str]) -> Non
     assert data["live_state"]["per_query_row"] == "E + F + 2"
     assert set(data) == {"cascade", "shapes", "batch", "heads", "passes", "pass_boundaries",
                          "ops_per_head", "ops_total", "einsums", "footprints", "live_state",
-                         "model"}
+                         "model", "schema"}
 
 
 def test_analyze_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -63,7 +63,9 @@ def test_analyze_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 def test_list(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(capsys, "list", "--json")
     assert status == 0
-    rows = {r["name"]: r["passes"] for r in json.loads(out)}
+    data = json.loads(out)
+    assert data["schema"] == 1
+    rows = {r["name"]: r["passes"] for r in data["algorithms"]}
     assert set(rows) == set(library_names())
     assert {n: rows[n] for n in ("fusemax", "one_pass", "three_pass", "two_pass_deferred",
                                  "two_pass_online", "causal", "split_k")} == {
@@ -101,7 +103,7 @@ def test_check_fails_with_status_1(tmp_path: Path, capsys: pytest.CaptureFixture
         (["analyze", "fusemax", "--model", "bert"],
          "cascade: error: --model (or --model-config) and --seq go together"),
         (["analyze", "fusemax", "--model", "bert", "--seq", "-5"],
-         "cascade: error: --seq must be a positive whole number, not '-5'"),
+         "cascade: error: --seq must be a positive whole number such as 4096 or 8k, not '-5'"),
         (["analyze", "fusemax", "--model", "bert", "--seq", str(2**41)],
          f"cascade: error: shape seq={2**41} is larger than the limit 2**40"),
         (["analyze", "fusemax", "--shape", "E=64,E=3"],
@@ -128,7 +130,7 @@ def test_errors_are_one_line_with_status_2(argv: list[str], message: str,
 def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, err = run(capsys, "frobnicate")
     assert (status, out) == (2, "")
-    assert err.startswith("cascade: error: argument command: invalid choice: 'frobnicate'")
+    assert err.startswith("cascade: error: argument COMMAND: invalid choice: 'frobnicate'")
     assert err.count("\n") == 1
 
 
@@ -155,7 +157,10 @@ def test_map_json(capsys: pytest.CaptureFixture[str]) -> None:
                            "--seq", "1024", "--json")
     assert (status, err) == (0, "")
     data = json.loads(out)
-    assert set(data) == {"mapping", "report", "resources", "search", "runners_up"}
+    assert set(data) == {"schema", "cascade", "architecture", "workload", "mapping", "report",
+                         "resources", "search", "runners_up"}
+    assert data["workload"] == {"model": "bert", "seq": 1024, "batch": 64, "heads": 12,
+                                "shapes": {"E": 64, "F": 64, "M": 1024, "P": 1024}}
     assert data["resources"] is None  # an ASIC preset: area, not FPGA resources
     assert data["report"]["cycles"] <= 1_892_352
     assert set(data["report"]["utilisation"]) == {"array1d", "array2d"}

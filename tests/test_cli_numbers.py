@@ -3,11 +3,13 @@ bounded values and refuses anything else with one line and exit status 2."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from cascade import main
+from cascade._api import sequence_length
 from einsum import CascadeError
 from sim import MAX_CYCLES, FixedType, MappingError, architecture, check_cycles
 
@@ -34,12 +36,26 @@ def test_array_is_an_ascii_whole_number(capsys: pytest.CaptureFixture[str], valu
                                        f"number 1..{LARGEST}, not {value!r}\n")
 
 
-@pytest.mark.parametrize("value", ["٤٠٩٦", "4_096", "-1", "4096.0", " 4096"])
+@pytest.mark.parametrize("value", ["٤٠٩٦", "4_096", "-1", "4096.0", " 4096", "8kk", "k", "8 k",
+                                   "4K0", "8g", "1e3"])
 def test_seq_is_an_ascii_whole_number(capsys: pytest.CaptureFixture[str], value: str) -> None:
     argv = ["map", "fusemax", "--arch", "fusemax", "--model", "bert", "--seq", value]
     assert main(argv) == 2
     assert capsys.readouterr().err == (f"cascade: error: --seq must be a positive whole "
-                                       f"number, not {value!r}\n")
+                                       f"number such as 4096 or 8k, not {value!r}\n")
+
+
+@pytest.mark.parametrize(("value", "length"), [("8k", 8192), ("8K", 8192), ("1m", 2**20),
+                                               ("4096", 4096), ("64k", 65536)])
+def test_seq_takes_a_binary_size_suffix(value: str, length: int) -> None:
+    assert sequence_length(value) == length
+
+
+def test_a_seq_past_the_largest_shape_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["map", "fusemax", "--arch", "fusemax", "--model", "bert", "--seq", "99999999999m"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == ("cascade: error: shape seq=104857599998951424 is "
+                                       "larger than the limit 2**40\n")
 
 
 def test_a_buffer_that_rounds_to_nothing_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
@@ -93,15 +109,17 @@ def test_numerics_out_is_an_output_folder(tmp_path: Path,
     argv = ["numerics", "--lengths", "64", "--widths", "16", "--table-bits", "4", "--json"]
     (tmp_path / "file").write_text("mine")
     assert main([*argv, "--out", str(tmp_path / "file")]) == 2
-    assert capsys.readouterr().err == (f"cascade: error: {tmp_path / 'file'} is a file, not a "
-                                       "folder; --force replaces only folders cascade wrote\n")
+    # under --json the error is a JSON document on standard output
+    assert json.loads(capsys.readouterr().out) == {
+        "schema": 1, "error": f"{tmp_path / 'file'} is a file, not a folder; --force replaces "
+                              "only folders cascade wrote"}
     assert (tmp_path / "file").read_text() == "mine"
     out = tmp_path / "study"
     assert main([*argv, "--out", str(out)]) == 0
     capsys.readouterr()
     assert sorted(p.name for p in out.iterdir()) == [".cascade-output", "numerics.json",
                                                     "softmax_error.png"]
-    assert main([*argv, "--out", str(out)]) == 2
+    assert main([*argv[:-1], "--out", str(out)]) == 2
     assert capsys.readouterr().err == (f"cascade: error: {out} exists and is not empty; pass "
                                        "--force to replace it\n")
     assert main([*argv, "--out", str(out), "--force"]) == 0

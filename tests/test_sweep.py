@@ -4,6 +4,7 @@ The kill tests start real ``cascade sweep`` processes and kill them (SIGKILL, SI
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -49,7 +50,8 @@ def _spec_file(folder: Path, text: str, name: str = "spec.yaml") -> Path:
      f"s.yaml:1: no library cascade or file named 'nope'; library: "
      f"{', '.join(library_names())}"),
     (BASE.replace("{preset: fusemax}", "{preset: tpu}"),
-     "s.yaml:2: unknown architecture 'tpu'; known: flat, fusemax, u250, u50, unfused, zcu102"),
+     "s.yaml:2: unknown architecture 'tpu'; known: flat, fusemax, u250, u50, unfused, zcu102, "
+     "or a .yaml file"),
     (BASE.replace("{preset: fusemax}", "{preset: fusemax, array: [64, -1]}"),
      "s.yaml:2: array must be a whole number from 1 to 2**40, not -1"),
     (BASE.replace("{preset: fusemax}", "{preset: fusemax, buffer_mib: 0}"),
@@ -189,10 +191,15 @@ def test_store_refuses_a_file_that_is_not_a_store(tmp_path: Path) -> None:
         ResultStore(text)
 
 
-def test_progress_line() -> None:
-    bar = Progress(200, label="s", enabled=False)
-    bar.update(50)
-    assert bar.line(2.0) == "s [######------------------] 50/200  25%     25.0/s  ETA 0:06"
+def test_progress_draws_only_when_enabled() -> None:
+    quiet, shown = io.StringIO(), io.StringIO()
+    for stream, enabled in ((quiet, None), (shown, True)):
+        with Progress(200, label="s", stream=stream, enabled=enabled) as bar:
+            bar.update(50)
+            bar._bar.refresh()
+            assert bar.done == 50
+    assert quiet.getvalue() == ""  # a StringIO is not a terminal
+    assert "s:  25%" in shown.getvalue() and "50/200" in shown.getvalue()
 
 
 # ----- killing real processes
