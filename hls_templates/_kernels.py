@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from einsum import CascadeError, load
+from einsum import CascadeError, library_names, load
 from mapper import search
 from sim import (
     DEFAULT_SOFTMAX,
@@ -332,10 +332,21 @@ KERNELS: dict[str, tuple[tuple[str, ...], Callable[..., Kernel]]] = {
 """Kernel name -> (sizes it needs, builder)."""
 
 
+def check_kernel(name: str) -> None:
+    """Refuse a name that is not an HLS kernel; a cascade (a library algorithm or a file)
+    is told plainly that only the hand-built kernels can be emitted."""
+    if name in KERNELS:
+        return
+    if name in library_names() or name.endswith((".cascade", ".yaml", ".yml")):
+        raise CascadeError(f"emit-hls cannot emit the cascade {name}: HLS templates exist "
+                           f"only for the kernels {', '.join(KERNELS)} (cost a cascade with "
+                           "cascade map; fusemax is the attention kernel)")
+    raise CascadeError(f"unknown HLS kernel {name!r}; known: {', '.join(KERNELS)}")
+
+
 def build_kernel(name: str, arch: Architecture, sizes: dict[str, int], *, seed: int = 0,
                  numerics: AttentionNumerics | None = None) -> Kernel:
-    if name not in KERNELS:
-        raise CascadeError(f"unknown HLS kernel {name!r}; known: {', '.join(KERNELS)}")
+    check_kernel(name)
     needed, builder = KERNELS[name]
     missing = [r for r in needed if r not in sizes]
     if missing:

@@ -25,7 +25,7 @@ import jinja2
 from einsum import CascadeError, staged_folder
 from sim import Architecture, AttentionNumerics, design_resources
 
-from ._kernels import Kernel, build_kernel
+from ._kernels import Kernel, build_kernel, check_kernel
 from ._units import words
 
 __all__ = ["HlsError", "emit_hls", "write_vectors"]
@@ -131,6 +131,7 @@ def emit_hls(kernel_name: str, arch: Architecture, sizes: dict[str, int], *, out
     """Write the project for ``kernel_name`` on ``arch`` (an FPGA design) into ``out``;
     ``progress`` hears the name of each phase as it starts."""
 
+    check_kernel(kernel_name)
     project = check_identifier(project or kernel_name, "project name")
     if arch.device is None:
         raise HlsError(f"architecture {arch.name} is not an FPGA design; emit-hls needs one "
