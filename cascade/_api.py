@@ -349,8 +349,14 @@ def map(algorithm: str | Path | Cascade, *, arch: str | Path | Architecture,
     w = resolve_workload(cascade, model=model, model_config=model_config, seq=seq,
                          shape=shape, batch=batch)
     if mapping is not None:
-        chosen = evaluate_mapping(cascade, hardware, _given_mapping(mapping), w.shapes,
-                                  batch=w.batch, heads=w.heads)
+        try:
+            chosen = evaluate_mapping(cascade, hardware, _given_mapping(mapping), w.shapes,
+                                      batch=w.batch, heads=w.heads)
+        except CascadeError as error:
+            # a mapping that does not fit this cascade or architecture: say which file
+            if isinstance(mapping, str | Path) and error.file is None:
+                raise error.located(file=str(mapping)) from None
+            raise
         return MapResult(cascade=cascade, arch=hardware, workload=w, mapping=chosen.mapping,
                          report=chosen.report, objective=objective, search=None)
     found = search(cascade, hardware, w.shapes, batch=w.batch, heads=w.heads,

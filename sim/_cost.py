@@ -599,6 +599,13 @@ def evaluate(cascade: Cascade, arch: Architecture, mapping: Mapping,
 
 def evaluate_workload(w: Workload, arch: Architecture, mapping: Mapping) -> Report:
     """:func:`evaluate` of a workload built once (see :func:`sim.workload`)."""
+    known = {e.name for e in w.cascade.einsums}
+    named = [*mapping.bindings, *(n for stage in mapping.stages for n in stage.einsums),
+             *(stage.drain for stage in mapping.stages if stage.drain)]
+    strangers = list(dict.fromkeys(n for n in named if n not in known))
+    if strangers:
+        raise MappingError(f"mapping {mapping.name} names {', '.join(strangers)}, which "
+                           f"{w.cascade.name} does not have (a mapping of another cascade?)")
     stage_of = stage_index(w.cascade, mapping)
     for name in w.facts:
         if name not in stage_of:

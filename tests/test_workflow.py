@@ -99,8 +99,17 @@ def test_a_mapping_for_another_cascade_is_refused(
     cascade.map("fusemax", arch="fusemax", model="bert", seq=1024).write(tmp_path / "d")
     status, out, err = run(capsys, "map", "three_pass", "--arch", "fusemax", *BERT_1K,
                            "--mapping", str(tmp_path / "d" / "mapping.yaml"))
-    assert (status, out) == (2, "") and err.count("\n") == 1
-    assert err.startswith("cascade: error: ")
+    assert (status, out) == (2, "")
+    assert err == (f"cascade: error: {tmp_path / 'd' / 'mapping.yaml'}: mapping searched names "
+                   "LM, RM, SLN, PRM, SPD, SLD, RD, SPNV, SLNV, RNV, which three_pass does not "
+                   "have (a mapping of another cascade?)\n")
+    text = (tmp_path / "d" / "mapping.yaml").read_text().replace("array1d", "array3d")
+    (tmp_path / "d" / "mapping.yaml").write_text(text)
+    status, _, err = run(capsys, "map", "fusemax", "--arch", "fusemax", *BERT_1K,
+                         "--mapping", str(tmp_path / "d" / "mapping.yaml"))
+    assert status == 2 and err == (f"cascade: error: {tmp_path / 'd' / 'mapping.yaml'}: mapping "
+                                   "searched: fusemax has no unit 'array3d' (units: array2d, "
+                                   "array1d)\n")
 
 
 def test_the_python_api_equals_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
