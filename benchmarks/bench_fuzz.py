@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import hashlib
 import io
+import json
 import os
 import random
 import signal
@@ -51,6 +52,21 @@ FILES = {
     "spec_big.yaml": "algorithms: [fusemax]\narchitectures: [{preset: fusemax, array: "
                      "1099511627776}]\nmodels: [bert]\nseq: [1024]\n",
     "config.json": '{"hidden_size": ' + "[" * 3000 + "]" * 3000 + "}",
+    "arch_typo.yaml": "like: fusemax\nglobal_bufer: {capacity_bytes: 1}\n",
+    "arch_huge.yaml": "like: fusemax\nunits: {array2d: {shape: [1099511627776, 1099511627776]}}\n",
+    "arch_tiny.yaml": "like: flat\nglobal_buffer: {capacity_bytes: 1}\n",
+    "arch_nan.yaml": "like: fusemax\nclock_mhz: .nan\n",
+    "arch_self.yaml": "like: arch_self.yaml\n",
+    "arch_yes.yaml": "like: fusemax\nunits: {array2d: {systolic: yes}}\n",
+    "mapping_bad.yaml": "name: m\nbindings: {QK: {unit: array2d, spatial: MP}}\n",
+    "mapping_tiles.yaml": "name: m\nbindings: {}\ntiles: {P: -1}\n",
+    "mapping_other.yaml": "name: m\nbindings: {ZZ: {unit: array2d, spatial: [M]}}\n",
+    "ref.py": "import numpy as np\n\ndef attention(x):\n    s = x['Q'].T @ x['K']\n"
+              "    p = np.exp(s - s.max(axis=1, keepdims=True))\n"
+              "    return (p / p.sum(axis=1, keepdims=True) @ x['V'].T).T\n\n"
+              "def exits(x):\n    raise SystemExit(3)\n\n"
+              "def huge(x):\n    return {'AV': np.zeros((4, 4))}\n",
+    "ref_broken.py": "import numpy as np\nthis is not python\n",
 }
 
 
@@ -92,7 +108,7 @@ def _invocation(rng: random.Random) -> list[str]:
     number = rng.choice(NUMBERS)
     algorithm = rng.choice(ALGORITHMS + list(FILES) + ["fifo", "dir", "/dev/zero"])
     path = rng.choice(_paths())
-    kind = rng.randrange(9)
+    kind = rng.randrange(12)
     if kind == 0:
         return ["analyze", algorithm, "--shape", rng.choice(
             ["E=2,F=2,M=4,P=4", f"E={number},M=4", "Z=4", "E=2,F=2,M=4,P=4,M0=2", number])]
@@ -127,8 +143,30 @@ def _invocation(rng: random.Random) -> list[str]:
         return ["emit-rtl", rng.choice(["exp", "softmax", "nope"]),
                 "--param", f"{rng.choice(['width', 'table_bits', 'm'])}={number}",
                 "--out", path, *(["--force"] if rng.random() < 0.5 else [])]
-    return ["check", rng.choice(["ok.cascade", "where.cascade", "wrap.cascade", "nul.cascade",
-                                 "fifo", "digits.cascade"]), "--seed", number]
+    if kind == 8:
+        return ["check", rng.choice(["ok.cascade", "where.cascade", "wrap.cascade",
+                                     "nul.cascade", "fifo", "digits.cascade"]), "--seed", number]
+    json = ["--json"] if rng.random() < 0.5 else []
+    arch = rng.choice(["fusemax", "arch_typo.yaml", "arch_huge.yaml", "arch_tiny.yaml",
+                       "arch_nan.yaml", "arch_self.yaml", "arch_yes.yaml", "bomb.yaml",
+                       "deep.yaml", "fifo", "dir", "missing.yaml", "link", "/dev/zero"])
+    if kind == 9:
+        return ["show", rng.choice(["arch", "algorithm"]), rng.choice([arch, algorithm]), *json]
+    if kind == 10:
+        return ["map", rng.choice(ALGORITHMS[:7]), "--arch", arch, "--model", "bert",
+                "--seq", rng.choice(["1k", "8K", "1m", "k", "8kk", "99999999999m", number]),
+                *(["--batch", rng.choice(NUMBERS)] if rng.random() < 0.3 else []),
+                *(["--mapping", rng.choice(["mapping_bad.yaml", "mapping_tiles.yaml",
+                                            "mapping_other.yaml", "bomb.yaml", "fifo",
+                                            "ok.cascade", "missing.yaml"])]
+                  if rng.random() < 0.5 else []),
+                *(["--out", path] if rng.random() < 0.3 else []), *json]
+    return ["check", rng.choice(["fusemax", "ok.cascade", "three_pass"]), "--reference",
+            rng.choice(["ref.py:attention", "ref.py:exits", "ref.py:huge", "ref.py:missing",
+                        "ref_broken.py:f", "nope:f", "fifo:f", "bomb.yaml:f", "ref.py",
+                        ":f", "os:getcwd", "ref.py:1x"]),
+            *(["--shape", rng.choice(["E=4,F=4,M=8,P=4,M0=4", "E=2,F=2,M=4,P=4", number])]
+              if rng.random() < 0.8 else []), *json]
 
 
 class _Overtime(Exception):
@@ -139,13 +177,24 @@ def _alarm(_signum: int, _frame: object) -> None:
     raise _Overtime
 
 
-def _run(argv: list[str]) -> tuple[int | str, str, float]:
-    err = io.StringIO()
+def _one_error(argv: list[str], out: str, lines: list[str]) -> bool:
+    """An error is one line on standard error, or under --json one JSON document with an
+    ``error`` on standard output."""
+    if "--json" not in argv:
+        return len(lines) == 1
+    try:
+        return not lines and "error" in json.loads(out)
+    except ValueError:
+        return False
+
+
+def _run(argv: list[str]) -> tuple[int | str, str, str, float]:
+    err, out = io.StringIO(), io.StringIO()
     start = time.perf_counter()
     signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(SECONDS)
     try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             status: int | str = main(argv)
     except _Overtime:
         status = "overtime"
@@ -153,7 +202,7 @@ def _run(argv: list[str]) -> tuple[int | str, str, float]:
         status = "traceback:" + traceback.format_exc().strip().splitlines()[-1]
     finally:
         signal.alarm(0)
-    return status, err.getvalue(), time.perf_counter() - start
+    return status, out.getvalue(), err.getvalue(), time.perf_counter() - start
 
 
 def main_bench() -> None:
@@ -174,13 +223,13 @@ def main_bench() -> None:
         try:
             for _ in range(args.count):
                 argv = _invocation(rng)
-                status, err, seconds = _run(argv)
+                status, out, err, seconds = _run(argv)
                 if seconds > slowest:
                     slowest, slowest_argv = seconds, argv
                 statuses[str(status) if isinstance(status, int) else status.split(":")[0]] += 1
                 lines = err.strip("\n").splitlines()
                 bad = (not isinstance(status, int) or status not in (0, 1, 2)
-                       or (status == 2 and len(lines) != 1))
+                       or (status == 2 and not _one_error(argv, out, lines)))
                 if bad and len(problems) < 50:
                     problems.append({"argv": argv, "status": status, "stderr": err[-400:]})
         finally:

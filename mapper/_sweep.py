@@ -486,14 +486,9 @@ def _architecture(node: yaml.Node, base: Path) -> ArchitectureAxes:
     axes = ArchitectureAxes(**fields)
     for params in axes.combinations():
         try:
-            arch = build_architecture(axes.preset, **params)
+            build_architecture(axes.preset, **params)
         except CascadeError as error:
             raise SweepError(error.message, line=line) from None
-        for unit in arch.units.values():
-            if unit.pes > MAX_SHAPE:
-                raise SweepError(f"array {params['array']} gives unit {unit.name} of "
-                                 f"{axes.preset} {_power(unit.pes)} PEs; at most 2**40",
-                                 line=line)
     return axes
 
 

@@ -74,6 +74,10 @@ def _op_kind(unit: str, kind: Any) -> None:
         raise CascadeError(f"unit {unit}: unknown op kind {kind!r}; known: {', '.join(OP_KINDS)}")
 
 
+MAX_PES = 2**40
+"""Most PEs a unit may have: op counts divided among them stay exact 64-bit integers."""
+
+
 def _positive(value: Any, what: str, *, integer: bool = False, least: float = 0.0) -> None:
     kinds = (int,) if integer else (int, float)
     # ``not 0 < value`` also refuses nan; inf and absurd sizes are refused by the bound.
@@ -195,6 +199,9 @@ class Unit:
             raise CascadeError(f"unit {self.name}: shape must have 1 or 2 axes, not {self.shape}")
         for size in self.shape:
             _positive(size, f"unit {self.name}: each size in shape", integer=True)
+        if self.pes > MAX_PES:
+            raise CascadeError(f"unit {self.name}: shape {list(self.shape)} gives "
+                               f"2**{self.pes.bit_length() - 1} or more PEs; at most 2**40")
         for kind in self.ops:
             _op_kind(self.name, kind)
         if self.area_um2_per_pe is not None:

@@ -56,7 +56,8 @@ def _refused(text: str) -> str:
     (BASE + "batch: [1, 1180591620717411303424]\n",
      "s.yaml:5: batch must be a whole number from 1 to 2**40, not 1180591620717411303424"),
     (_with_arch("{preset: fusemax, array: 1099511627776}"),
-     "s.yaml:2: array 1099511627776 gives unit array2d of fusemax 2**80 PEs; at most 2**40"),
+     "s.yaml:2: unit array2d: shape [1099511627776, 1099511627776] gives 2**80 or more PEs; "
+     "at most 2**40"),
     (BASE.replace("[1024]", "[1024, 1099511627776]"),
      "s.yaml:4: seq 1099511627776 is too long for model bert with batch 64: fusemax would "
      "count ~2**96.6 operations per point, more than the 2**62 the cost model counts"),
