@@ -83,7 +83,7 @@ def _print_design(result: _api.MapResult) -> None:
     report, arch = result.report, result.arch
     resources = result.resources
     energy = f"{report.energy_j:.6g} J" if report.energy_modelled else "energy not modelled"
-    size = (f"area {report.area_mm2:.1f} mm^2" if report.area_mm2 is not None else
+    size = (f"area {report.area_mm2:.5g} mm^2" if report.area_mm2 is not None else
             f"{resources['total']['dsp'] if resources else '?'} DSPs")
     print(f"{result.cascade.name} on {arch.name}: {report.cycles:,} cycles = "
           f"{report.seconds:.6g} s, {energy}, {report.dram_bytes:,} B from DRAM, {size}")
