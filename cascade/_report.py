@@ -1,44 +1,74 @@
-"""``cascade report``: a static HTML page with plots, plus CSV and Parquet, from a results
-database.
+"""``cascade report``: a static HTML report to decide from, plus CSV and Parquet, from a
+results database.
 
 Comparisons are made only between points of the same workload (model, sequence length and
-batch): a Pareto front across workloads would compare different jobs. Points that break a
-constraint of their sweep are drawn hollow and left out of the fronts.
+batch): a Pareto front across workloads would compare different jobs. Every workload gets
+its own section and figure, and its fastest design meeting every constraint its own page
+(``designs/<workload>/design.html``), rebuilt from the stored mapping and checked to give
+the stored cycles. Points that break a constraint of their sweep are drawn hollow and left
+out of the fronts.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from einsum import CascadeError, staged_folder, write_csv
-from mapper import Constraints, ResultStore, pareto
+from einsum import CascadeError, library_names, load, model, model_names, staged_folder, write_csv
+from mapper import Constraints, ResultStore, design_architecture, evaluate_mapping, pareto
+from sim import Architecture, architecture, architecture_names, mapping_from_dict
 
-__all__ = ["write_report"]
+from ._design_page import (
+    LEVELS,
+    Column,
+    Image,
+    design_page,
+    energy_parts,
+    grid,
+    render,
+    save_figure,
+    set_scale,
+    slug,
+    table,
+    write_row_page,
+)
+
+__all__ = ["MAX_TABLE_ROWS", "write_report"]
+
+MAX_TABLE_ROWS = 2000
+"""Most rows the page's results table shows (the CSV and Parquet files hold all)."""
 
 _FLAT_COLUMNS = ("utilisation_by_unit", "energy_pj_by_action", "accesses", "mapping")
-_MAX_PANELS = 12
+_BASELINE = "three_pass"
+_MARKERS = "osD^vph<>P*8"  # filled shapes only: each can also be drawn hollow
+_MAX_UNMAPPABLE = 200
+
+Workload = tuple[str, int, int]
+Row = dict[str, Any]
 
 
-def _rows(store: ResultStore, sweep: str | None) -> tuple[list[dict[str, Any]], list[str]]:
-    """Rows of one sweep or of all (each key once), with ``feasible`` and ``violations``."""
+def _rows(store: ResultStore, sweep: str | None) -> tuple[list[Row], list[str],
+                                                          dict[str, Constraints]]:
+    """Rows of one sweep or of all (each key once), with ``feasible`` and ``violations``,
+    and the constraints of each sweep."""
     sweeps = store.sweeps()
     names = [s["name"] for s in sweeps]
     if sweep is not None and sweep not in names:
         raise CascadeError(f"no sweep named {sweep!r} in {store.path}; sweeps: "
                            f"{', '.join(names) or 'none'}")
     chosen = [s for s in sweeps if sweep is None or s["name"] == sweep]
-    rows: dict[str, dict[str, Any]] = {}
+    rows: dict[str, Row] = {}
+    limits = {s["name"]: Constraints(**s["constraints"]) for s in chosen}
     for s in chosen:
-        limits = Constraints(**s["constraints"])
         for row in store.rows(s["name"]):
-            broken = limits.violations(area_mm2=row["area_mm2"], power_w=row["power_w"],
-                                       fits=None if row["fits"] is None else bool(row["fits"]))
+            broken = limits[s["name"]].violations(
+                area_mm2=row["area_mm2"], power_w=row["power_w"],
+                fits=None if row["fits"] is None else bool(row["fits"]))
             if row["key"] in rows:
                 rows[row["key"]]["violations"] += [v for v in broken
                                                    if v not in rows[row["key"]]["violations"]]
@@ -47,182 +77,405 @@ def _rows(store: ResultStore, sweep: str | None) -> tuple[list[dict[str, Any]], 
     out = list(rows.values())
     for row in out:
         row["feasible"] = row["status"] == "ok" and not row["violations"]
-    return out, [s["name"] for s in chosen]
+    return out, [s["name"] for s in chosen], limits
 
 
-def _workload(row: dict[str, Any]) -> tuple[str, int, int]:
+def _workload(row: Row) -> Workload:
     return (row["model"], row["seq"], row["batch"])
 
 
-def _label(row: dict[str, Any]) -> str:
+def _heading(w: Workload) -> str:
+    return f"{w[0]}, seq {w[1]:,}, batch {w[2]:,}"
+
+
+def _label(row: Row) -> str:
     where = row["device"] or f"{row['array']}x{row['array']}"
     return (f"{row['algorithm']} on {row['architecture']} ({where}, "
-            f"{row['buffer_mib']:g} MiB, {row['bandwidth_gib_s']:g} GiB/s)")
+            f"{row['buffer_mib']:g} MiB, {row['bandwidth_gib_s']:.4g} GiB/s, "
+            f"{row['clock_mhz']:g} MHz, {row['objective']} mapping)")
 
 
-# ----- plots
+def _rank(row: Row) -> tuple[Any, ...]:
+    """Faster first; ties broken by energy, then area (unknown last), then the key."""
+    def known(value: float | None) -> float:
+        return math.inf if value is None else value
+
+    return (row["seconds"], known(row["energy_j"]), known(row["area_mm2"]), row["key"])
 
 
-def _panels(rows: list[dict[str, Any]]) -> list[tuple[tuple[str, int, int], list[dict[str, Any]]]]:
-    groups: dict[tuple[str, int, int], list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        groups[_workload(row)].append(row)
-    return sorted(groups.items())[:_MAX_PANELS]
+def _fastest(rows: Iterable[Row]) -> Row | None:
+    return min(rows, key=_rank, default=None)
 
 
-def _grid(plt: Any, count: int) -> tuple[Any, list[Any]]:
-    cols = min(count, 4)
-    lines = math.ceil(count / cols)
-    fig, axes = plt.subplots(lines, cols, figsize=(4.2 * cols, 3.4 * lines), squeeze=False)
-    flat = [ax for line in axes for ax in line]
-    for ax in flat[count:]:
-        ax.set_visible(False)
-    return fig, flat[:count]
+@dataclass(frozen=True)
+class _Choice:
+    """The fastest feasible and the fastest design of all of one workload, and what the
+    designs between them break."""
+
+    feasible: Row | None
+    any: Row | None
+    binding: str
 
 
-def _save(plt: Any, fig: Any, path: Path) -> None:
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+def _choice(group: list[Row]) -> _Choice:
+    ok = [r for r in group if r["status"] == "ok"]
+    best = _fastest(r for r in ok if r["feasible"])
+    fastest = _fastest(ok)
+    faster = [r for r in ok if not r["feasible"] and (best is None or _rank(r) < _rank(best))]
+    kinds: dict[str, list[Row]] = defaultdict(list)
+    for r in sorted(faster, key=_rank):
+        for v in r["violations"]:
+            kinds[v.split(" ")[0]].append(r)
+    parts = []
+    for kind, broken in sorted(kinds.items(), key=lambda k: (-len(k[1]), k[0])):
+        example = next(v for v in broken[0]["violations"] if v.split(" ")[0] == kind)
+        what = "faster design" if best is not None else "design"
+        parts.append(f"{example} ({len(broken):,} {what}{'s' if len(broken) != 1 else ''})")
+    if parts:
+        binding = "; ".join(parts)
+    elif best is None:
+        binding = "no design could be mapped"
+    else:
+        binding = "none: the fastest design meets every constraint"
+    return _Choice(best, fastest, binding)
 
 
-def _colours(rows: list[dict[str, Any]]) -> dict[str, Any]:
+# ----- styles
+
+
+@dataclass(frozen=True)
+class _Styles:
+    """One colour and one marker per algorithm, the same in every figure."""
+
+    colour: dict[str, Any]
+    marker: dict[str, str]
+
+    def handles(self, names: Iterable[str]) -> list[Any]:
+        from matplotlib.lines import Line2D
+
+        return [Line2D([], [], linestyle="none", marker=self.marker[n], color=self.colour[n],
+                       label=n) for n in names]
+
+
+def _styles(rows: list[Row]) -> _Styles:
     import matplotlib
 
     names = sorted({r["algorithm"] for r in rows})
     cmap = matplotlib.colormaps["tab10"]
-    return {n: cmap(i % 10) for i, n in enumerate(names)}
+    return _Styles({n: cmap(i % 10) for i, n in enumerate(names)},
+                   {n: _MARKERS[i % len(_MARKERS)] for i, n in enumerate(names)})
 
 
-def _front_plot(plt: Any, rows: list[dict[str, Any]], y: str, ylabel: str, path: Path) -> bool:
-    """Latency against ``y`` per workload, the Pareto front of feasible points joined."""
-    usable = [r for r in rows if r["status"] == "ok" and r[y] is not None]
-    if not usable:
-        return False
-    colours = _colours(usable)
-    panels = _panels(usable)
-    fig, axes = _grid(plt, len(panels))
-    for ax, ((model, seq, batch), group) in zip(axes, panels, strict=True):
-        for name, colour in colours.items():
-            for feasible in (True, False):
-                mine = [r for r in group if r["algorithm"] == name and r["feasible"] == feasible]
-                if mine:
-                    ax.scatter([r["seconds"] for r in mine], [r[y] for r in mine], s=14,
-                               color=colour if feasible else "none", edgecolors=colour,
-                               label=name if feasible else None, alpha=0.8)
-        front = pareto([r for r in group if r["feasible"]], "seconds", y)
-        if front:
-            ax.step([r["seconds"] for r in front], [r[y] for r in front], where="post",
-                    color="black", linewidth=1, label="Pareto front")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_title(f"{model}, seq {seq:,}, batch {batch}", fontsize=9)
-        ax.set_xlabel("latency (s)")
-        ax.set_ylabel(ylabel)
-    axes[0].legend(fontsize=7)
-    _save(plt, fig, path)
-    return True
+def _baseline(groups: dict[Workload, list[Row]]) -> str | None:
+    """:data:`_BASELINE` where it has results, otherwise the slowest algorithm: the one
+    whose fastest feasible design is, in geometric mean over the workloads, the most times
+    slower than the workload's fastest."""
+    ratios: dict[str, list[float]] = defaultdict(list)
+    for group in groups.values():
+        best: dict[str, float] = {}
+        for r in group:
+            if r["feasible"] and r["seconds"]:
+                best[r["algorithm"]] = min(best.get(r["algorithm"], math.inf), r["seconds"])
+        if best:
+            least = min(best.values())
+            for name, seconds in best.items():
+                ratios[name].append(math.log(seconds / least))
+    if _BASELINE in ratios:
+        return _BASELINE
+    return max(sorted(ratios), key=lambda n: sum(ratios[n]) / len(ratios[n]), default=None)
 
 
-def _best_by(rows: list[dict[str, Any]], keys: Callable[[dict[str, Any]], Any],
-             metric: str) -> dict[Any, dict[str, Any]]:
-    best: dict[Any, dict[str, Any]] = {}
-    for row in rows:
-        if row["feasible"] and row[metric] is not None:
-            k = keys(row)
-            if k not in best or row[metric] < best[k][metric]:
-                best[k] = row
+# ----- figures
+
+
+def _scatter(ax: Any, group: list[Row], y: str, ylabel: str, styles: _Styles) -> None:
+    """Latency against ``y``; filled feasible, hollow infeasible; the feasible front."""
+    usable = [r for r in group if r["status"] == "ok" and r[y] is not None]
+    for name in sorted({r["algorithm"] for r in usable}):
+        colour, marker = styles.colour[name], styles.marker[name]
+        for feasible in (True, False):
+            mine = [r for r in usable if r["algorithm"] == name and r["feasible"] == feasible]
+            if mine:
+                # Lines without a line, not scatter: every scatter registers a colour-map
+                # callback, and registering grows slower with every figure of the process
+                ax.plot([r["seconds"] for r in mine], [r[y] for r in mine], linestyle="none",
+                        marker=marker, markersize=4, markerfacecolor=colour if feasible
+                        else "none", markeredgecolor=colour, markeredgewidth=0.8, alpha=0.8)
+    front = pareto([r for r in usable if r["feasible"]], "seconds", y)
+    if front:
+        ax.step([r["seconds"] for r in front], [r[y] for r in front], where="post",
+                color="black", linewidth=1)
+    set_scale(ax, "x", [r["seconds"] for r in usable])
+    set_scale(ax, "y", [r[y] for r in usable])
+    ax.set_xlabel("latency (s)")
+    ax.set_ylabel(ylabel)
+
+
+def _best_per(rows: Iterable[Row], key: Callable[[Row], Any]) -> dict[Any, Row]:
+    best: dict[Any, Row] = {}
+    for r in rows:
+        if r["feasible"]:
+            k = key(r)
+            if k not in best or _rank(r) < _rank(best[k]):
+                best[k] = r
     return best
 
 
-def _by_seq_plot(plt: Any, rows: list[dict[str, Any]], metric: str, ylabel: str, path: Path,
-                 *, log_y: bool) -> bool:
-    """Per model, the fastest feasible design of each (algorithm, architecture) against
-    sequence length, plotting ``metric`` of that design."""
-    best = _best_by(rows, lambda r: (r["model"], r["batch"], r["algorithm"], r["architecture"],
-                                     r["seq"]), "seconds")
-    if not best:
-        return False
-    models = sorted({(k[0], k[1]) for k in best})[:_MAX_PANELS]
-    fig, axes = _grid(plt, len(models))
-    for ax, (model, batch) in zip(axes, models, strict=True):
-        lines = sorted({(k[2], k[3]) for k in best if (k[0], k[1]) == (model, batch)})
-        for algorithm, arch in lines:
-            points = sorted((k[4], r[metric]) for k, r in best.items()
-                            if k[:4] == (model, batch, algorithm, arch))
-            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o",
-                    label=f"{algorithm} / {arch}")
-        ax.set_xscale("log", base=2)
-        if log_y:
-            ax.set_yscale("log")
-        ax.set_title(f"{model}, batch {batch}", fontsize=9)
-        ax.set_xlabel("sequence length")
-        ax.set_ylabel(ylabel)
-    axes[0].legend(fontsize=7)
-    _save(plt, fig, path)
-    return True
+def _speedup_bars(ax: Any, group: list[Row], baseline: str, styles: _Styles) -> list[str]:
+    """Fastest feasible design of each algorithm over the baseline's, per architecture;
+    returns the architectures left out for want of a feasible baseline design."""
+    best = _best_per(group, lambda r: (r["architecture"], r["algorithm"]))
+    presets = sorted({a for a, _ in best})
+    names = sorted({n for _, n in best})
+    kept = [p for p in presets if (p, baseline) in best]
+    width = 0.8 / max(len(names), 1)
+    values = []
+    for i, name in enumerate(names):
+        xs, ys = [], []
+        for j, preset in enumerate(kept):
+            if (preset, name) in best:
+                xs.append(j - 0.4 + width * (i + 0.5))
+                ys.append(best[(preset, baseline)]["seconds"] / best[(preset, name)]["seconds"])
+        values += ys
+        ax.bar(xs, ys, width=width, color=styles.colour[name], edgecolor="black",
+               linewidth=0.4)
+    ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
+    ax.set_xticks(range(len(kept)), kept)
+    set_scale(ax, "y", [*values, 1.0])
+    if ax.get_yscale() == "linear":
+        ax.set_ylim(0, max([*values, 1.0]) * 1.1)
+    ax.set_xlabel("architecture (fastest feasible design of each algorithm)")
+    ax.set_ylabel(f"speedup over {baseline} (x)")
+    return [p for p in presets if p not in kept]
 
 
-def _breakdown_plot(plt: Any, rows: list[dict[str, Any]], path: Path) -> bool:
-    """Energy by level and action of each algorithm's lowest-energy feasible design at the
-    largest workload that has energies."""
-    usable = [r for r in rows if r["feasible"] and r["energy_j"] is not None]
-    if not usable:
-        return False
-    workload = max({_workload(r) for r in usable}, key=lambda w: (w[1], w[0], w[2]))
-    best = _best_by([r for r in usable if _workload(r) == workload],
-                    lambda r: r["algorithm"], "energy_j")
+def _energy_shares(ax: Any, group: list[Row]) -> list[Any]:
+    """Share of each level in the energy of each algorithm's lowest-energy feasible design;
+    returns the legend handles of the levels."""
+    import matplotlib
+
+    usable = [r for r in group if r["feasible"] and r["energy_j"]]
+    best: dict[str, Row] = {}
+    for r in usable:
+        if r["algorithm"] not in best or (r["energy_j"], _rank(r)) < (
+                best[r["algorithm"]]["energy_j"], _rank(best[r["algorithm"]])):
+            best[r["algorithm"]] = r
     names = sorted(best)
-    parts = sorted({k for r in best.values() for k in r["energy_pj_by_action"]})
-    fig, ax = plt.subplots(figsize=(1.6 * len(names) + 4, 4.2))
+    cmap = matplotlib.colormaps["viridis"]
+    colours = {level: cmap(i / (len(LEVELS) - 1)) for i, level in enumerate(LEVELS)}
     bottom = [0.0] * len(names)
-    import matplotlib
-
-    cmap = matplotlib.colormaps["tab20"]
-    for i, part in enumerate(parts):
-        values = [best[n]["energy_pj_by_action"].get(part, 0.0) * 1e-12 for n in names]
-        ax.bar(names, values, bottom=bottom, label=part, color=cmap(i % 20))
-        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-    model, seq, batch = workload
-    ax.set_title(f"energy by level and action, {model}, seq {seq:,}, batch {batch} "
-                 "(lowest-energy design per algorithm)", fontsize=9)
-    ax.set_ylabel("energy (J)")
-    ax.legend(fontsize=6, ncol=2, bbox_to_anchor=(1.01, 1), loc="upper left")
-    _save(plt, fig, path)
-    return True
-
-
-def _plots(rows: list[dict[str, Any]], out: Path) -> list[tuple[str, str]]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    made = []
-    for name, title, draw in (
-        ("pareto_latency_energy.png", "Pareto fronts: latency vs energy",
-         lambda p: _front_plot(plt, rows, "energy_j", "energy (J)", p)),
-        ("pareto_latency_area.png", "Pareto fronts: latency vs area",
-         lambda p: _front_plot(plt, rows, "area_mm2", "compute area (mm^2)", p)),
-        ("pareto_latency_dsp.png", "Pareto fronts: latency vs DSPs (FPGA)",
-         lambda p: _front_plot(plt, rows, "dsp", "DSP slices", p)),
-        ("utilisation_vs_seq.png", "Utilisation against sequence length (fastest design)",
-         lambda p: _by_seq_plot(plt, rows, "utilisation", "PE-weighted utilisation", p,
-                                log_y=False)),
-        ("algorithms_latency.png", "Algorithms compared: latency of the fastest design",
-         lambda p: _by_seq_plot(plt, rows, "seconds", "latency (s)", p, log_y=True)),
-        ("energy_breakdown.png", "Energy by level and action",
-         lambda p: _breakdown_plot(plt, rows, p)),
-    ):
-        if draw(out / name):
-            made.append((name, title))
-    return made
+    totals = {n: sum(best[n]["energy_pj_by_action"].values()) for n in names}
+    for level in LEVELS:
+        shares = [100 * sum(pj for lv, _, pj in energy_parts(best[n]["energy_pj_by_action"])
+                            if lv == level) / totals[n] if totals[n] else 0.0 for n in names]
+        ax.bar(range(len(names)), shares, bottom=bottom, color=colours[level],
+               edgecolor="white", linewidth=0.4)
+        bottom = [b + s for b, s in zip(bottom, shares, strict=True)]
+    ax.set_xticks(range(len(names)), [f"{n}\n{best[n]['energy_j']:.3g} J" for n in names],
+                  fontsize=7, rotation=25, ha="right", rotation_mode="anchor")
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("share of energy (%)")
+    ax.set_xlabel("algorithm (lowest-energy feasible design; total below)")
+    return [matplotlib.patches.Patch(color=colours[level], label=level) for level in LEVELS]
 
 
-# ----- tables and page
+def _workload_figure(folder: Path, name: str, w: Workload, group: list[Row],
+                     baseline: str | None, styles: _Styles) -> Image | None:
+    """One figure per workload: latency against energy, area and DSPs, speedups over the
+    baseline algorithm, and where the energy goes."""
+    from matplotlib.lines import Line2D
+
+    ok = [r for r in group if r["status"] == "ok"]
+    panels: list[tuple[str, Callable[[Any], Any]]] = []
+    for column, label in (("energy_j", "energy (J)"), ("area_mm2", "compute area (mm^2)"),
+                          ("dsp", "DSP slices")):
+        if any(r[column] is not None for r in ok):
+            panels.append((f"latency vs {label}", lambda ax, c=column, lb=label:
+                           _scatter(ax, group, c, lb, styles)))
+    left_out: list[str] = []
+    has_baseline = baseline is not None and any(
+        r["feasible"] and r["algorithm"] == baseline for r in group)
+    if has_baseline:
+        assert baseline is not None
+        panels.append((f"speedup over {baseline}",
+                       lambda ax: left_out.extend(_speedup_bars(ax, group, baseline, styles))))
+    level_handles: list[Any] = []
+    energies = any(r["feasible"] and r["energy_j"] for r in group)
+    if energies:
+        panels.append(("energy by level",
+                       lambda ax: level_handles.extend(_energy_shares(ax, group))))
+    if not panels:
+        return None
+    cols = min(len(panels), 3)
+    lines = math.ceil(len(panels) / cols)
+    # the energy panel comes last, in the bottom line: its slanted names need room below
+    layout = grid(lines, cols, bottom=1.15 if energies else 0.7)
+    fig, axes = layout.figure, layout.axes
+    for ax, (title, draw) in zip(axes, panels, strict=False):
+        draw(ax)
+        ax.set_title(title, fontsize=9)
+        ax.grid(True, alpha=0.3)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    layout.title(_heading(w))
+    names = sorted({r["algorithm"] for r in ok})
+    handles = [*styles.handles(names),
+               Line2D([], [], linestyle="none", marker="o", markerfacecolor="none",
+                      markeredgecolor="grey", label="hollow: breaks a constraint"),
+               Line2D([], [], color="black", linewidth=1, label="Pareto front (feasible)")]
+    layout.legend(handles, title="algorithm")
+    if level_handles:
+        layout.legend(level_handles, title="energy level", below=len(handles) + 3)
+    caption = (f"{_heading(w)}: {len(ok):,} mapped designs. Filled markers meet every "
+               "constraint, hollow ones break at least one; the black step line is the "
+               "Pareto front of the feasible designs.")
+    if has_baseline:
+        caption += (f" Speedup: latency of {baseline}'s fastest feasible design over that of "
+                    "each algorithm, on the same architecture.")
+        if left_out:
+            caption += f" No feasible {baseline} design on {', '.join(left_out)}."
+    elif baseline is not None:
+        caption += f" No speedups: {baseline}, the baseline, has no feasible design here."
+    if level_handles:
+        caption += (" Energy: share of each level (DRAM, global buffer, register files, "
+                    "compute operations) in each algorithm's lowest-energy feasible design.")
+    return save_figure(fig, folder, f"{name}.png", alt=f"plots of {_heading(w)}",
+                       caption=caption, src=f"figures/{name}.png")
 
 
-def _flat(row: dict[str, Any]) -> dict[str, Any]:
+def _trend_figure(folder: Path, name: str, model_name: str, batch: int, rows: list[Row],
+                  baseline: str | None, styles: _Styles) -> Image | None:
+    """Per model: latency, speedup and utilisation of the fastest feasible design of each
+    (algorithm, architecture) against sequence length."""
+    from matplotlib.lines import Line2D
+
+    best = _best_per(rows, lambda r: (r["algorithm"], r["architecture"], r["seq"]))
+    seqs = sorted({k[2] for k in best})
+    if len(seqs) < 2:
+        return None
+    lines = sorted({k[:2] for k in best})
+    presets = sorted({k[1] for k in best})
+    styles_of = {p: s for p, s in zip(presets, ("-", "--", ":", "-."), strict=False)}
+    layout = grid(1, 3, bottom=0.85)
+    fig, axes = layout.figure, layout.axes
+    for ax, (metric, label) in zip(axes, (
+            ("seconds", "latency (s)"),
+            ("speedup", f"speedup over {baseline} (x)" if baseline else "speedup"),
+            ("utilisation", "PE-weighted utilisation (%)")), strict=True):
+        values = []
+        for algorithm, preset in lines:
+            points = []
+            for seq in seqs:
+                r = best.get((algorithm, preset, seq))
+                if r is None:
+                    continue
+                if metric == "speedup":
+                    base = best.get((baseline, preset, seq))
+                    if base is None:
+                        continue
+                    points.append((seq, base["seconds"] / r["seconds"]))
+                elif metric == "utilisation":
+                    if r["utilisation"] is not None:
+                        points.append((seq, 100 * r["utilisation"]))
+                else:
+                    points.append((seq, r[metric]))
+            values += [p[1] for p in points]
+            if points:
+                ax.plot([p[0] for p in points], [p[1] for p in points],
+                        color=styles.colour[algorithm], marker=styles.marker[algorithm],
+                        linestyle=styles_of.get(preset, "-"), markersize=4, linewidth=1)
+        set_scale(ax, "x", seqs)
+        ax.set_xticks(seqs, [f"{n:,}" for n in seqs], rotation=30, ha="right",
+                      rotation_mode="anchor", fontsize=7)
+        set_scale(ax, "y", values)
+        ax.set_xlabel("sequence length (tokens)")
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+    layout.title(f"{model_name}, batch {batch:,}: fastest feasible design of each "
+                 "algorithm and architecture")
+    handles = [*styles.handles(sorted({k[0] for k in best})),
+               *(Line2D([], [], color="grey", linestyle=styles_of.get(p, "-"), label=p)
+                 for p in presets)]
+    layout.legend(handles, title="algorithm; architecture")
+    caption = (f"{model_name}, batch {batch:,}: for each algorithm (colour and marker) and "
+               "architecture (line style), the fastest design meeting every constraint at "
+               "each sequence length: its latency, its speedup over the same architecture's "
+               f"fastest feasible {baseline} design, and its PE-weighted utilisation.")
+    return save_figure(fig, folder, f"{name}.png", alt=f"trends of {model_name}",
+                       caption=caption, src=f"figures/{name}.png")
+
+
+# ----- design pages
+
+
+def _architecture_of(row: Row) -> Architecture:
+    """The row's architecture: the sweep sized every unit to ``array`` or left the preset's
+    sizes; the stored PE count tells which."""
+    for array in (row["array"], None):
+        try:
+            arch = design_architecture((row["architecture"], array, row["buffer_mib"],
+                                        row["bandwidth_gib_s"], row["clock_mhz"],
+                                        row["device"]))
+        except CascadeError:
+            continue
+        if sum(u.pes for u in arch.units.values()) == row["pes"]:
+            return arch
+    raise CascadeError(f"no {row['architecture']} design with {row['pes']:,} PEs and array "
+                       f"{row['array']}")
+
+
+def _design_page(folder: Path, row: Row, back: str) -> list[str]:
+    """The page of a stored design: rebuilt and re-evaluated from its row where the row
+    holds a mapping of a library cascade and a preset model, what the row says otherwise."""
+    title = f"{_label(row)}: {_heading(_workload(row))}"
+    facts = [("workload", _heading(_workload(row))), ("design", _label(row)),
+             ("objective of the search", row["objective"]), ("sweep", row["sweep"]),
+             ("constraints", "; ".join(row["violations"]) or "all met"),
+             ("stored latency", f"{row['cycles']:,} cycles = {row['seconds']:.6g} s"),
+             ("database key", row["key"])]
+    reason = None
+    if row["mapping"] is None:
+        reason = ("This row holds no Einsum-level mapping (a network is mapped block by "
+                  "block), so the per-Einsum costs, roofline and energy breakdown cannot be "
+                  "rebuilt; the facts above are what the database holds.")
+    elif row["algorithm"] not in library_names():
+        reason = (f"The cascade {row['algorithm']} is not in the library (a cascade file, "
+                  "which the database names but does not hold), so the design cannot be "
+                  "rebuilt; the facts above are what the database holds.")
+    elif row["model"] not in model_names():
+        reason = (f"The model {row['model']} is not a preset (a model config file, which "
+                  "the database names but does not hold), so the design cannot be rebuilt; "
+                  "the facts above are what the database holds.")
+    if reason is None:
+        try:
+            cascade = load(row["algorithm"])
+            preset = model(row["model"])
+            shapes, instances = preset.workload(cascade, row["seq"])
+            heads = instances // preset.batch
+            arch = _architecture_of(row)
+            mapping = mapping_from_dict(row["mapping"])
+            report = evaluate_mapping(cascade, arch, mapping, shapes, batch=row["batch"],
+                                      heads=heads).report
+        except CascadeError as error:
+            reason = (f"The design could not be rebuilt from its row ({error.message}); the "
+                      "facts above are what the database holds.")
+    if reason is not None:
+        return write_row_page(folder, title=title, facts=facts, reason=reason, back=back)
+    warnings = []
+    if report.cycles != row["cycles"]:
+        warnings.append(f"Re-evaluating the stored mapping gives {report.cycles:,} cycles, "
+                        f"not the stored {row['cycles']:,}: the cost model changed since the "
+                        f"sweep (code version {row['code_version']}); the page shows the "
+                        "re-evaluation.")
+    return design_page(folder, cascade=cascade, arch=arch, mapping=mapping, report=report,
+                       batch=row["batch"], heads=heads, title=title, facts=facts,
+                       warnings=warnings, back=back)
+
+
+# ----- tables
+
+
+def _flat(row: Row) -> Row:
     flat = {k: v for k, v in row.items() if k not in _FLAT_COLUMNS}
     flat["violations"] = "; ".join(row["violations"])
     for column in _FLAT_COLUMNS:
@@ -230,74 +483,215 @@ def _flat(row: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def _write_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
+def _write_parquet(path: Path, rows: list[Row]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     pq.write_table(pa.Table.from_pylist(rows), path)
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return html.escape(str(value))
+def _percent(value: float | None) -> float | None:
+    return None if value is None else 100 * value
 
 
-def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{_cell(r.get(c))}</td>" for c in columns) + "</tr>"
-                   for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+_RESULT_COLUMNS = (
+    Column("model", "model"), Column("seq (tokens)", "seq"), Column("batch", "batch"),
+    Column("algorithm", "algorithm"), Column("architecture", "architecture"),
+    Column("device", "device"), Column("array (PEs per axis)", "array"),
+    Column("buffer (MiB)", "buffer_mib"), Column("DRAM bandwidth (GiB/s)", "bandwidth_gib_s"),
+    Column("clock (MHz)", "clock_mhz"), Column("objective", "objective"),
+    Column("status", "status"), Column("latency (cycles)", "cycles"),
+    Column("latency (s)", "seconds"), Column("energy (J)", "energy_j"),
+    Column("power (W)", "power_w"), Column("compute area (mm^2)", "area_mm2"),
+    Column("DSP slices", "dsp"), Column("DRAM traffic (B)", "dram_bytes"),
+    Column("global buffer at the peak (B)", "buffer_bytes"),
+    Column("utilisation (%)", lambda r: _percent(r["utilisation"])),
+    Column("meets constraints", "feasible"),
+    Column("violations", lambda r: "; ".join(r["violations"])),
+)
 
 
-_STYLE = """body{font-family:sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse;font-size:12px;margin:1em 0}
-td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
-th{background:#eef}img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}"""
+def _shown_rows(groups: dict[Workload, list[Row]], total: int) -> tuple[list[Row], str]:
+    """At most :data:`MAX_TABLE_ROWS`: the fastest of every workload alike."""
+    if total <= MAX_TABLE_ROWS:
+        rows = [r for g in groups.values() for r in sorted(g, key=_order)]
+        return rows, f"All {total:,} design points; click a header to sort, type to filter."
+    each = max(1, MAX_TABLE_ROWS // len(groups))
+    rows = [r for g in groups.values() for r in sorted(g, key=_order)[:each]]
+    rows = rows[:MAX_TABLE_ROWS]
+    return rows, (f"{len(rows):,} of {total:,} design points, to keep the page small: the "
+                  f"{each:,} fastest of each workload. results.csv and results.parquet hold "
+                  "all. Click a header to sort, type to filter.")
 
 
-def _page(rows: list[dict[str, Any]], sweeps: list[str], plots: list[tuple[str, str]]) -> str:
+def _order(row: Row) -> tuple[Any, ...]:
+    """Mapped points fastest first, then those that could not be mapped."""
+    return (0, *_rank(row)) if row["status"] == "ok" else (1, row["key"])
+
+
+def _architectures(rows: list[Row]) -> list[Row]:
+    found = []
+    for preset in sorted({r["architecture"] for r in rows}):
+        mine = [r for r in rows if r["architecture"] == preset]
+        arch = architecture(preset) if preset in architecture_names() else None
+        found.append({
+            "preset": preset, "title": arch.title if arch else None,
+            "node": arch.node if arch else None,
+            "clock": ", ".join(f"{c:g}" for c in sorted({r["clock_mhz"] for r in mine})),
+            "arrays": ", ".join(str(a) for a in sorted({r["array"] for r in mine})),
+            "devices": ", ".join(sorted({r["device"] for r in mine if r["device"]})) or None,
+            "points": len(mine)})
+    return found
+
+
+_ARCH_COLUMNS = (
+    Column("preset", "preset"), Column("title", "title"), Column("technology node", "node"),
+    Column("clock (MHz)", "clock"), Column("arrays (PEs per axis)", "arrays"),
+    Column("FPGA devices", "devices"), Column("design points", "points"),
+)
+
+
+def _fastest_columns(pages: dict[Workload, str]) -> tuple[Column, ...]:
+    def chosen(key: str) -> Callable[[Row], Any]:
+        return lambda r: r["choice"].feasible[key] if r["choice"].feasible else None
+
+    def speedup(r: Row) -> float | None:
+        c: _Choice = r["choice"]
+        if c.feasible is None or c.any is None:
+            return None
+        return c.feasible["seconds"] / c.any["seconds"]
+
+    return (
+        Column("model", "model"), Column("seq (tokens)", "seq"), Column("batch", "batch"),
+        Column("fastest feasible design", lambda r: _label(r["choice"].feasible)
+               if r["choice"].feasible else "none meets every constraint",
+               href=lambda r: pages.get(r["workload"]), css="wide"),
+        Column("latency (s)", chosen("seconds")), Column("latency (cycles)", chosen("cycles")),
+        Column("energy (J)", chosen("energy_j")), Column("compute area (mm^2)",
+                                                         chosen("area_mm2")),
+        Column("DSP slices", chosen("dsp")),
+        Column("utilisation (%)", lambda r: _percent(chosen("utilisation")(r))),
+        Column("fastest design of all", lambda r: "the same" if r["choice"].any is
+               r["choice"].feasible else _label(r["choice"].any) if r["choice"].any else None,
+               css="wide"),
+        Column("its latency (s)", lambda r: r["choice"].any["seconds"]
+               if r["choice"].any else None),
+        Column("its speedup (x)", speedup),
+        Column("binding constraint", lambda r: r["choice"].binding, css="wide"),
+    )
+
+
+_UNMAPPABLE_COLUMNS = (
+    Column("model", "model"), Column("seq (tokens)", "seq"), Column("batch", "batch"),
+    Column("design", _label), Column("why", "error"),
+)
+
+
+def _constraint_lines(limits: dict[str, Constraints]) -> list[str]:
+    lines = []
+    for name, c in limits.items():
+        parts = []
+        if c.area_mm2 is not None:
+            parts.append(f"compute area at most {c.area_mm2:g} mm^2")
+        if c.power_w is not None:
+            parts.append(f"power at most {c.power_w:g} W")
+        if c.fit_device:
+            parts.append("FPGA designs fit their device")
+        lines.append(f"Constraints of sweep {name}: {', '.join(parts) or 'none'}.")
+    return lines
+
+
+# ----- the report
+
+
+def _summary_line(rows: list[Row], groups: dict[Workload, list[Row]]) -> str:
     statuses: dict[str, int] = defaultdict(int)
     for r in rows:
         statuses[r["status"]] += 1
     feasible = sum(r["feasible"] for r in rows)
-    fastest = sorted(_best_by(rows, _workload, "seconds").values(), key=_workload)
-    summary = ", ".join(f"{n:,} {s}" for s, n in sorted(statuses.items()))
-    parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-        f"<title>cascade report: {html.escape(', '.join(sweeps))}</title>",
-        f"<style>{_STYLE}</style></head><body>",
-        f"<h1>Design-space exploration: {html.escape(', '.join(sweeps))}</h1>",
-        f"<p>{len(rows):,} design points ({summary}); {feasible:,} meet every constraint. "
-        "Data: <a href='results.csv'>results.csv</a>, "
-        "<a href='results.parquet'>results.parquet</a>.</p>",
-        "<h2>Fastest feasible design per workload</h2>",
-        _table([{**r, "design": _label(r)} for r in fastest],
-               ["model", "seq", "batch", "design", "objective", "cycles", "seconds",
-                "energy_j", "area_mm2", "dsp", "utilisation"]),
-    ]
-    for name, title in plots:
-        parts.append(f"<h2>{html.escape(title)}</h2><img src='{name}' alt='{html.escape(title)}'>")
-    unmappable = [r for r in rows if r["status"] != "ok"][:50]
-    if unmappable:
-        parts.append("<h2>Points that could not be mapped (first 50)</h2>")
-        parts.append(_table([{**r, "design": _label(r)} for r in unmappable],
-                            ["model", "seq", "batch", "design", "error"]))
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    states = ", ".join(f"{n:,} {s}" for s, n in sorted(statuses.items()))
+    return (f"{len(rows):,} design points ({states}) over {len(groups):,} workloads; "
+            f"{feasible:,} meet every constraint.")
+
+
+def _page_files(out: Path, rows: list[Row], sweeps: list[str],
+                limits: dict[str, Constraints]) -> list[str]:
+    """Figures, design pages and ``index.html``; returns the files written, figures and
+    pages first."""
+    groups: dict[Workload, list[Row]] = defaultdict(list)
+    for r in rows:
+        groups[_workload(r)].append(r)
+    groups = dict(sorted(groups.items()))
+    styles = _styles(rows)
+    baseline = _baseline(groups)
+    figures = out / "figures"
+    figures.mkdir()
+    files: list[str] = []
+    ids: dict[Workload, str] = {}
+    for w in groups:
+        name = slug(f"{w[0]}-seq{w[1]}-b{w[2]}")
+        while name in ids.values():
+            name += "-x"
+        ids[w] = name
+    choices = {w: _choice(g) for w, g in groups.items()}
+    pages: dict[Workload, str] = {}
+    sections = []
+    for w, group in groups.items():
+        image = _workload_figure(figures, ids[w], w, group, baseline, styles)
+        if image is not None:
+            files.append(image.src)
+        chosen = choices[w].feasible
+        if chosen is not None:
+            folder = out / "designs" / ids[w]
+            folder.mkdir(parents=True)
+            written = _design_page(folder, chosen, back=f"../../index.html#{ids[w]}")
+            files += [f"designs/{ids[w]}/{f}" for f in written]
+            pages[w] = f"designs/{ids[w]}/design.html"
+        ok = sum(r["status"] == "ok" for r in group)
+        sections.append({
+            "id": ids[w], "heading": _heading(w),
+            "summary": f"{len(group):,} design points, {ok:,} mapped, "
+                       f"{sum(r['feasible'] for r in group):,} meet every constraint.",
+            "design": pages.get(w), "label": _label(chosen) if chosen else None,
+            "images": [image] if image else []})
+    trends = []
+    for model_name, batch in sorted({(w[0], w[2]) for w in groups}):
+        image = _trend_figure(figures, slug(f"trend-{model_name}-b{batch}"), model_name, batch,
+                              [r for r in rows if (r["model"], r["batch"]) == (model_name, batch)],
+                              baseline, styles)
+        if image is not None:
+            trends.append(image)
+            files.append(image.src)
+    shown_rows, note = _shown_rows(groups, len(rows))
+    unmappable = [r for r in rows if r["status"] != "ok"]
+    render("report.j2", out / "index.html", title=f"cascade report: {', '.join(sweeps)}",
+           sweeps=sweeps, summary=_summary_line(rows, groups),
+           constraints=_constraint_lines(limits),
+           baseline=f"the baseline algorithm {baseline} ("
+                    + ("the library's three-pass cascade" if baseline == _BASELINE else
+                       "the slowest algorithm in the results") + ")"
+           if baseline else "no baseline (no algorithm has a feasible design)",
+           architectures=table("architectures", _architectures(rows), _ARCH_COLUMNS),
+           fastest=table("fastest", [{"model": w[0], "seq": w[1], "batch": w[2],
+                                      "workload": w, "choice": choices[w]} for w in groups],
+                         _fastest_columns(pages)),
+           workloads=sections, trends=trends,
+           results=table("results", shown_rows, _RESULT_COLUMNS), results_note=note,
+           unmappable=table("unmappable", unmappable[:_MAX_UNMAPPABLE], _UNMAPPABLE_COLUMNS)
+           if unmappable else None,
+           unmappable_note=f"{min(len(unmappable), _MAX_UNMAPPABLE):,} of "
+                           f"{len(unmappable):,}; results.csv holds all, with why.")
+    return ["index.html", *files]
 
 
 def write_report(db: str | Path, out: Path, *, sweep: str | None = None,
                  force: bool = False) -> dict[str, Any]:
-    """Write ``index.html``, its PNG plots, ``results.csv`` and ``results.parquet`` into
-    ``out`` (all or nothing); return a summary."""
+    """Write ``index.html``, its figures (``figures/``), a page per workload's fastest
+    feasible design (``designs/``), ``results.csv`` and ``results.parquet`` into ``out``
+    (all or nothing); return a summary."""
     store = ResultStore(db, create=False)
     try:
-        rows, sweeps = _rows(store, sweep)
+        rows, sweeps, limits = _rows(store, sweep)
     finally:
         store.close()
     if not rows:
@@ -306,8 +700,7 @@ def write_report(db: str | Path, out: Path, *, sweep: str | None = None,
         flat = [_flat(r) for r in rows]
         write_csv(staging / "results.csv", flat)
         _write_parquet(staging / "results.parquet", flat)
-        plots = _plots(rows, staging)
-        (staging / "index.html").write_text(_page(rows, sweeps, plots), "utf-8")
+        pages = _page_files(staging, rows, sweeps, limits)
     return {"rows": len(rows), "sweeps": sweeps,
             "feasible": sum(r["feasible"] for r in rows),
-            "files": ["index.html", "results.csv", "results.parquet", *(n for n, _ in plots)]}
+            "files": [pages[0], "results.csv", "results.parquet", *pages[1:]]}
