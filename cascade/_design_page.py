@@ -230,7 +230,7 @@ def set_scale(ax: Any, axis: str, values: Iterable[float]) -> None:
     """Scale ``ax``'s ``x`` or ``y`` axis by :func:`axis_scale`. Log axes get labelled
     ticks at 1, 2 and 5 per decade where they span few decades, and no minor ticks (they
     cost most of the drawing time and carry no label)."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
     data = [v for v in values if v is not None and math.isfinite(v) and v > 0]
     scale = axis_scale(data)
@@ -245,6 +245,8 @@ def set_scale(ax: Any, axis: str, values: Iterable[float]) -> None:
         target.set_major_locator(LogLocator(10, subs=(1.0, 2.0, 5.0) if decades < 2 else
                                             (1.0,)))
         target.set_major_formatter(FuncFormatter(_plain if plain else _power))
+    else:
+        target.set_major_locator(MaxNLocator(nbins=6))  # room for long labels
     target.set_minor_locator(NullLocator())
 
 
@@ -351,7 +353,8 @@ _EINSUM_COLUMNS = (
     Column("Einsum", "einsum"), Column("stage", "stage"), Column("unit", "unit"),
     Column("spatial ranks", "spatial"), Column("cycles per (batch, head)", "cycles"),
     Column("utilisation of its unit (%)", "utilisation"),
-    Column("ops per (batch, head)", "ops"), Column("op mix (ops per (batch, head))", "mix"),
+    Column("ops per (batch, head)", "ops"),
+    Column("op mix (ops per (batch, head))", "mix", css="wide"),
     Column("DRAM share, all instances (B)", "dram"),
     Column("operational intensity (ops/B)", "intensity"),
     Column("performance while computing (ops/s)", "performance"),
@@ -480,7 +483,7 @@ _LEVEL_COLUMNS = (
     Column("level", "level"), Column("capacity (B)", "capacity"),
     Column("peak occupancy (B)", "occupancy"), Column("DRAM traffic (B)", "moved"),
     Column("reads (accesses)", "reads"), Column("writes (accesses)", "writes"),
-    Column("energy (J)", "energy"), Column("notes", "note"),
+    Column("energy (J)", "energy"), Column("notes", "note", css="wide"),
 )
 
 

@@ -89,10 +89,16 @@ def _heading(w: Workload) -> str:
 
 
 def _label(row: Row) -> str:
-    where = row["device"] or f"{row['array']}x{row['array']}"
-    return (f"{row['algorithm']} on {row['architecture']} ({where}, "
-            f"{row['buffer_mib']:g} MiB, {row['bandwidth_gib_s']:.4g} GiB/s, "
-            f"{row['clock_mhz']:g} MHz, {row['objective']} mapping)")
+    """Algorithm, architecture and the parameters the row gives (a network's row may
+    give fewer)."""
+    parts = [row["device"] or (f"{row['array']}x{row['array']}" if row["array"] else None),
+             *(f"{row[k]:.4g} {unit}" for k, unit in (("buffer_mib", "MiB"),
+                                                      ("bandwidth_gib_s", "GiB/s"),
+                                                      ("clock_mhz", "MHz"))
+               if row[k] is not None),
+             f"{row['objective']} mapping" if row["objective"] else None]
+    shown = ", ".join(p for p in parts if p)
+    return f"{row['algorithm']} on {row['architecture']}" + (f" ({shown})" if shown else "")
 
 
 def _rank(row: Row) -> tuple[Any, ...]:
@@ -394,8 +400,8 @@ def _trend_figure(folder: Path, name: str, model_name: str, batch: int, rows: li
     layout.title(f"{model_name}, batch {batch:,}: fastest feasible design of each "
                  "algorithm and architecture")
     handles = [*styles.handles(sorted({k[0] for k in best})),
-               *(Line2D([], [], color="grey", linestyle=styles_of.get(p, "-"), label=p)
-                 for p in presets)]
+               *(Line2D([], [], color="grey", linestyle=styles_of.get(p, "-"),
+                        label=f"on {p}") for p in presets)]
     layout.legend(handles, title="algorithm; architecture")
     caption = (f"{model_name}, batch {batch:,}: for each algorithm (colour and marker) and "
                "architecture (line style), the fastest design meeting every constraint at "
@@ -442,6 +448,10 @@ def _design_page(folder: Path, row: Row, back: str) -> list[str]:
         reason = (f"The cascade {row['algorithm']} is not in the library (a cascade file, "
                   "which the database names but does not hold), so the design cannot be "
                   "rebuilt; the facts above are what the database holds.")
+    elif row["architecture"] not in architecture_names():
+        reason = (f"The architecture {row['architecture']} is not a preset (an architecture "
+                  "file, which the database names but does not hold), so the design cannot "
+                  "be rebuilt; the facts above are what the database holds.")
     elif row["model"] not in model_names():
         reason = (f"The model {row['model']} is not a preset (a model config file, which "
                   "the database names but does not hold), so the design cannot be rebuilt; "
@@ -571,19 +581,19 @@ def _fastest_columns(pages: dict[Workload, str]) -> tuple[Column, ...]:
                                                          chosen("area_mm2")),
         Column("DSP slices", chosen("dsp")),
         Column("utilisation (%)", lambda r: _percent(chosen("utilisation")(r))),
+        Column("binding constraint", lambda r: r["choice"].binding, css="wide"),
         Column("fastest design of all", lambda r: "the same" if r["choice"].any is
                r["choice"].feasible else _label(r["choice"].any) if r["choice"].any else None,
                css="wide"),
         Column("its latency (s)", lambda r: r["choice"].any["seconds"]
                if r["choice"].any else None),
         Column("its speedup (x)", speedup),
-        Column("binding constraint", lambda r: r["choice"].binding, css="wide"),
     )
 
 
 _UNMAPPABLE_COLUMNS = (
     Column("model", "model"), Column("seq (tokens)", "seq"), Column("batch", "batch"),
-    Column("design", _label), Column("why", "error"),
+    Column("design", _label, css="wide"), Column("why", "error", css="wide"),
 )
 
 

@@ -215,8 +215,8 @@ def test_fastest_table_names_the_binding_constraint(written: tuple[Path, dict]) 
     assert page.headers["fastest"] == [
         "model", "seq (tokens)", "batch", "fastest feasible design", "latency (s)",
         "latency (cycles)", "energy (J)", "compute area (mm^2)", "DSP slices",
-        "utilisation (%)", "fastest design of all", "its latency (s)", "its speedup (x)",
-        "binding constraint"]
+        "utilisation (%)", "binding constraint", "fastest design of all", "its latency (s)",
+        "its speedup (x)"]
     table = page.tables["fastest"]
     assert [(r[0], r[1], r[2]) for r in table] == [
         ("bert", "256", "64"), ("bert", "4,096", "64"), ("llama-3-8b", "256", "1"),
@@ -232,10 +232,10 @@ def test_fastest_table_names_the_binding_constraint(written: tuple[Path, dict]) 
                                                     float(chosen["bandwidth_gib_s"]),
                                                 "clock_mhz": float(chosen["clock_mhz"])})
         assert line[5] == f"{int(chosen['cycles']):,}"
-        assert "256x256" in line[10] and fastest["architecture"] == "fusemax"
+        assert "256x256" in line[11] and fastest["architecture"] == "fusemax"
         faster = [r for r in mine if r["violations"] and _rank(r) < _rank(chosen)]
-        assert line[13] == f"area 1214.5 > 400 mm^2 ({len(faster)} faster designs)"
-        assert float(line[12]) == pytest.approx(float(chosen["seconds"])
+        assert line[10] == f"area 1214.5 > 400 mm^2 ({len(faster)} faster designs)"
+        assert float(line[13]) == pytest.approx(float(chosen["seconds"])
                                                 / float(fastest["seconds"]), rel=1e-3)
 
 
@@ -303,6 +303,10 @@ def test_row_page_says_why_a_design_is_not_rebuilt(db: Path, tmp_path: Path) -> 
                  "The cascade my_cascade is not in the library (a cascade file, which the "
                  "database names but does not hold), so the design cannot be rebuilt; the "
                  "facts above are what the database holds."),
+        "architecture": ({**row, "architecture": "my_arch"},
+                         "The architecture my_arch is not a preset (an architecture file, "
+                         "which the database names but does not hold), so the design cannot "
+                         "be rebuilt; the facts above are what the database holds."),
         "model": ({**row, "model": "my-model"},
                   "The model my-model is not a preset (a model config file, which the "
                   "database names but does not hold), so the design cannot be rebuilt; the "
