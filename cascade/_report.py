@@ -33,6 +33,7 @@ from ._design_page import (
     render,
     save_figure,
     set_scale,
+    shown,
     slug,
     table,
     write_row_page,
@@ -243,13 +244,21 @@ def _speedup_bars(ax: Any, group: list[Row], baseline: str, styles: _Styles) -> 
                 xs.append(j - 0.4 + width * (i + 0.5))
                 ys.append(best[(preset, baseline)]["seconds"] / best[(preset, name)]["seconds"])
         values += ys
-        ax.bar(xs, ys, width=width, color=styles.colour[name], edgecolor="black",
-               linewidth=0.4)
+        # bars grow from the baseline's 1x: up where faster, down where slower
+        ax.bar(xs, [y - 1.0 for y in ys], bottom=1.0, width=width,
+               color=styles.colour[name], edgecolor="black", linewidth=0.4)
+        # a bar of exactly 1x has no height: its end marks it
+        ax.plot(xs, ys, linestyle="none", marker="_", markersize=9, markeredgewidth=2,
+                color=styles.colour[name])
     ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
     ax.set_xticks(range(len(kept)), kept)
     set_scale(ax, "y", [*values, 1.0])
-    if ax.get_yscale() == "linear":
-        ax.set_ylim(0, max([*values, 1.0]) * 1.1)
+    low, high = min([*values, 1.0]), max([*values, 1.0])
+    if ax.get_yscale() == "log":
+        ax.set_ylim(low / 1.3, high * 1.3)
+    else:
+        margin = 0.08 * (high - low) or 0.1
+        ax.set_ylim(low - margin, high + margin)
     ax.set_xlabel("architecture (fastest feasible design of each algorithm)")
     ax.set_ylabel(f"speedup over {baseline} (x)")
     return [p for p in presets if p not in kept]
@@ -277,7 +286,7 @@ def _energy_shares(ax: Any, group: list[Row]) -> list[Any]:
         ax.bar(range(len(names)), shares, bottom=bottom, color=colours[level],
                edgecolor="white", linewidth=0.4)
         bottom = [b + s for b, s in zip(bottom, shares, strict=True)]
-    ax.set_xticks(range(len(names)), [f"{n}\n{best[n]['energy_j']:.3g} J" for n in names],
+    ax.set_xticks(range(len(names)), [f"{n}\n{shown(best[n]['energy_j'])} J" for n in names],
                   fontsize=7, rotation=25, ha="right", rotation_mode="anchor")
     ax.set_ylim(0, 100)
     ax.set_ylabel("share of energy (%)")
