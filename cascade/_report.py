@@ -98,8 +98,8 @@ def _label(row: Row) -> str:
                                                       ("clock_mhz", "MHz"))
                if row[k] is not None),
              f"{row['objective']} mapping" if row["objective"] else None]
-    shown = ", ".join(p for p in parts if p)
-    return f"{row['algorithm']} on {row['architecture']}" + (f" ({shown})" if shown else "")
+    given = ", ".join(p for p in parts if p)
+    return f"{row['algorithm']} on {row['architecture']}" + (f" ({given})" if given else "")
 
 
 def _rank(row: Row) -> tuple[Any, ...]:
@@ -484,7 +484,8 @@ def _design_page(folder: Path, row: Row, back: str) -> list[str]:
     if report.cycles != row["cycles"]:
         warnings.append(f"Re-evaluating the stored mapping gives {report.cycles:,} cycles, "
                         f"not the stored {row['cycles']:,}: the cost model changed since the "
-                        f"sweep (code version {row['code_version']}); the page shows the "
+                        f"sweep (code version {row['code_version']}), or the row comes from "
+                        "an architecture file named like the preset; the page shows the "
                         "re-evaluation.")
     return design_page(folder, cascade=cascade, arch=arch, mapping=mapping, report=report,
                        batch=row["batch"], heads=heads, title=title, facts=facts,

@@ -329,6 +329,22 @@ _MARKUP = r"</?(html|head|body|table|thead|tbody|tr|td|th|div|span|p|a|img|h[1-6
           r"nav|script|style|section|figure|figcaption|pre|input|label|br|b|i)\b"
 
 
+def test_design_page_warns_where_the_stored_cycles_differ(db: Path, tmp_path: Path) -> None:
+    store = ResultStore(db, create=False)
+    try:
+        row = {**store.rows("report")[0], "sweep": "report", "violations": []}
+    finally:
+        store.close()
+    files = report_module._design_page(tmp_path, {**row, "cycles": row["cycles"] + 1},
+                                       back="../index.html")
+    assert files == ["design.html", "roofline.png"]
+    assert (f'<p class="warn">Re-evaluating the stored mapping gives {row["cycles"]:,} cycles, '
+            f'not the stored {row["cycles"] + 1:,}: the cost model changed since the sweep '
+            f'(code version {row["code_version"]}), or the row comes from an architecture '
+            "file named like the preset; the page shows the re-evaluation.</p>"
+            ) in (tmp_path / "design.html").read_text()
+
+
 def test_report_builds_no_html_from_strings() -> None:
     """Markup lives in the templates (autoescaped); the Python holds none."""
     for name in ("_report.py", "_design_page.py"):
