@@ -32,11 +32,13 @@ from einsum import OP_KINDS, CascadeError, node_line, node_value, read_text, yam
 
 __all__ = [
     "Architecture",
+    "Buffer",
     "Device",
     "Dram",
     "FpgaCost",
     "GlobalBuffer",
     "OpCost",
+    "Port",
     "RegisterFile",
     "Table",
     "Unit",
@@ -190,11 +192,16 @@ class Unit:
     systolic: bool = False
     """Operands hop between neighbouring PEs; only results touch the register file."""
     fpga: FpgaCost | None = None
+    pipelined: bool = False
+    """Each PE is an HLS pipeline: it starts a whole point of an Einsum every initiation
+    interval, its operations in separate hardware, so a point costs the cycles of its
+    slowest operation rather than the sum of all of them."""
 
     def __post_init__(self) -> None:
         _text(self.name, "unit name")
-        if not isinstance(self.systolic, bool):
-            raise CascadeError(f"unit {self.name}: systolic must be true or false")
+        for key in ("systolic", "pipelined"):
+            if not isinstance(getattr(self, key), bool):
+                raise CascadeError(f"unit {self.name}: {key} must be true or false")
         if len(self.shape) not in (1, 2):
             raise CascadeError(f"unit {self.name}: shape must have 1 or 2 axes, not {self.shape}")
         for size in self.shape:
@@ -210,7 +217,7 @@ class Unit:
     @cached_property
     def cost_key(self) -> tuple[object, ...]:
         """Everything of the unit that its compute cost depends on, hashable (for caches)."""
-        return (self.name, self.shape, self.systolic, self.register_file,
+        return (self.name, self.shape, self.systolic, self.pipelined, self.register_file,
                 tuple((k, op.cycles, op.energy_pj) for k, op in self.ops.items()))
 
     @property
@@ -258,6 +265,61 @@ class GlobalBuffer:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Port:
+    """An AXI master port of an FPGA design (an HLS ``m_axi`` bundle): at most one beat of
+    ``bits`` per cycle, through a link ``link_bits`` wide at the design's clock (the
+    memory-side port it lands on; None: as wide as the port), reads and writes on their
+    own channels; a burst's first beat arrives ``latency_cycles`` after it is asked for.
+
+    >>> Port(bits=256, link_bits=128, latency_cycles=64).bytes_per_cycle
+    16.0
+    """
+
+    bits: int
+    link_bits: int | None = None
+    latency_cycles: int = 0
+
+    def __post_init__(self) -> None:
+        _positive(self.bits, "port bits", integer=True)
+        if self.link_bits is not None:
+            _positive(self.link_bits, "port link_bits", integer=True)
+        latency = self.latency_cycles
+        if isinstance(latency, bool) or not isinstance(latency, int) or not 0 <= latency <= 2**20:
+            raise CascadeError(f"latency_cycles must be a whole number from 0 to 2**20, "
+                               f"not {_shown(latency)}")
+
+    @property
+    def bytes_per_cycle(self) -> float:
+        """Bytes one direction moves per cycle: the narrower of the port and its link."""
+        return min(self.bits, self.link_bits or self.bits) / 8
+
+
+@dataclass(frozen=True, kw_only=True)
+class Buffer:
+    """A dedicated on-chip memory of an FPGA design: ``values`` of ``bits`` each, read
+    ``width`` values at a time (one word: RAMs side by side), ``copies`` of it (2 for a
+    ping/pong pair). Its RAM blocks are counted from that shape (see ``sim.design_resources``).
+
+    >>> Buffer(values=147456, bits=16, width=256, copies=2).words
+    576
+    """
+
+    values: int
+    bits: int
+    width: int = 1
+    copies: int = 1
+
+    def __post_init__(self) -> None:
+        for key in ("values", "bits", "width", "copies"):
+            _positive(getattr(self, key), f"buffer {key}", integer=True)
+
+    @property
+    def words(self) -> int:
+        """Words of one copy (``width`` values each)."""
+        return -(-self.values // self.width)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Architecture:
     name: str
     title: str
@@ -269,12 +331,22 @@ class Architecture:
     global_buffer: GlobalBuffer
     units: dict[str, Unit]
     device: Device | None = None
+    weight_bytes: int | None = None
+    """Bytes of a weight value where weights are narrower than ``word_bytes`` (None: the
+    same); a network's weight loads move this many bytes per value."""
+    ports: dict[str, Port] = dataclasses.field(default_factory=dict)
+    """The AXI master ports of an FPGA design, by bundle name (none: one DRAM pool)."""
+    buffers: dict[str, Buffer] = dataclasses.field(default_factory=dict)
+    """The dedicated on-chip memories of an FPGA design, by name (none: the global buffer
+    is its on-chip memory)."""
 
     def __post_init__(self) -> None:
         for key in ("name", "title", "source", "node"):
             _text(getattr(self, key), key)
         _positive(self.clock_mhz, "clock_mhz", least=1e-6)
         _positive(self.word_bytes, "word_bytes", integer=True)
+        if self.weight_bytes is not None:
+            _positive(self.weight_bytes, "weight_bytes", integer=True)
         if not self.units:
             raise CascadeError(f"architecture {self.name} has no compute unit (units is empty)")
 
@@ -495,6 +567,14 @@ def _unit(name: str, value: Any, path: _FieldPath, lines: _Lines) -> Unit:
     return _construct(Unit, {"name": name, **fields}, path, lines, value)
 
 
+def _named(key: str, cls: type, value: Any, lines: _Lines) -> dict[str, Any]:
+    """A mapping of names to ``cls`` blocks (``ports``, ``buffers``)."""
+    if not isinstance(value, dict):
+        raise CascadeError(f"{key} must be a mapping of names to {key} like "
+                           f"{{weights: {{...}}}}, not {_shown(value)}", line=_line(lines, (key,)))
+    return {name: _make(cls, block, (key, name), lines) for name, block in value.items()}
+
+
 def _fpga(value: Any, path: _FieldPath, lines: _Lines) -> FpgaCost:
     fields = dict(_block(value, path, lines, FpgaCost))
     if fields.get("multiplier_bits") is not None:
@@ -535,6 +615,9 @@ def _architecture(data: dict[str, Any], lines: _Lines) -> Architecture:
         raise CascadeError(f"units must be a mapping of unit names to units, not "
                            f"{_shown(units)}", line=_line(lines, ("units",)))
     fields["units"] = {name: _unit(name, u, ("units", name), lines) for name, u in units.items()}
+    for key, cls in (("ports", Port), ("buffers", Buffer)):
+        if key in fields:
+            fields[key] = _named(key, cls, fields[key], lines)
     device = _device(fields.get("device"), ("device",), lines)
     if device is not None:
         fields["device"] = device
@@ -712,6 +795,13 @@ def architecture_document(arch: Architecture) -> dict[str, Any]:
     document = _plain_data(arch)
     for unit in document["units"].values():
         del unit["name"]  # the key names the unit
+        # Fields added after the first files were written stay out at their defaults, so
+        # that those files read the same as before.
+        if not unit["pipelined"]:
+            del unit["pipelined"]
+    for key, default in (("weight_bytes", None), ("ports", {}), ("buffers", {})):
+        if document[key] == default:
+            del document[key]
     device = arch.device
     # A known part is written by name when the name alone rebuilds it equal.
     if device is not None and device.name in device_names() \

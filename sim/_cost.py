@@ -7,8 +7,9 @@ architecture, mapping) data:
 
 * compute: an Einsum's exact ops times the cycles each op kind costs on its unit, over the
   temporal steps left when the spatial ranks are spread over the array axes
-  (``ceil(size / axis)`` per spatial rank); a sparse Einsum's steps shrink with the points
-  it computes;
+  (``ceil(size / axis)`` per spatial rank); on a pipelined unit (an HLS datapath) a point
+  costs its slowest op kind's cycles instead; a sparse Einsum's steps shrink with the
+  points it computes;
 * schedule: stages run in sequence, the Einsums of one stage overlap on their units, a
   ``drain`` stage exposes a reduction across the array (one axis length per tile);
 * buffer: staged input tiles, the carried state of recurrences, outputs accumulated over a
@@ -196,7 +197,10 @@ def compute_rows(f: EinsumFacts, arch: Architecture, unit_name: str,
             raise MappingError(f"mapping {mapping_name}: {f.name} needs {kind} but "
                                f"{arch.name}'s {unit_name} cannot compute it "
                                f"(it has {', '.join(unit.ops)})")
-        per_point += op.cycles * count // f.points
+        # A pipelined PE has hardware for every operation of a point: its slowest one sets
+        # the pace. Otherwise the PE takes the operations in turn.
+        per_point = max(per_point, op.cycles) if unit.pipelined else \
+            per_point + op.cycles * count // f.points
         if op.energy_pj is not None:
             energy[f"{unit_name}.{kind}"] = count * op.energy_pj
     systolic = unit.systolic if operands is None else operands == "neighbours"

@@ -9,7 +9,10 @@ Derivations (UltraScale+):
   2 Kbit (``ceil(entries / 64) * bits`` LUT6s), else in BRAM36 (36 Kbit; the cheapest of the
   shapes 32K x 1 ... 512 x 72). Every two PEs share one copy (two read ports).
 * **Global buffer**: BRAM36 blocks of 36 Kbit, or URAM blocks of 288 Kbit where the device
-  has URAM (large buffers go there first).
+  has URAM (large buffers go there first). A design that lists its own on-chip buffers
+  (``buffers:``, as HLS code declares them) is costed by those instead, each copy a RAM of
+  ``words x (width * bits)`` mapped like a table (distributed when tiny, else the cheapest
+  BRAM36 shape, which counts a wide word's blocks side by side).
 * **LUT / FF**: per-PE estimates of each unit's datapath in its preset (control, adders,
   muxes), plus table LUTs; calibrated against Yosys synthesis in the RTL issue.
 
@@ -27,12 +30,13 @@ from dataclasses import dataclass, field
 
 from einsum import CascadeError
 
-from ._arch import Architecture, Unit
+from ._arch import Architecture, Buffer, Unit
 
 __all__ = [
     "DesignResources",
     "Resources",
     "bram36_for_table",
+    "buffer_resources",
     "design_resources",
     "dsp_per_multiplier",
     "table_luts",
@@ -79,16 +83,23 @@ class DesignResources:
     total: Resources
     available: Resources
     utilisation: dict[str, float] = field(default_factory=dict)
+    buffers: dict[str, Resources] = field(default_factory=dict)
+    """Each listed on-chip buffer (their sum is ``buffer``); empty when the global buffer
+    is the design's on-chip memory."""
 
     @property
     def fits(self) -> bool:
         return all(value <= 1.0 for value in self.utilisation.values())
 
     def to_json(self) -> dict[str, object]:
-        return {"units": {n: vars(r) for n, r in self.units.items()},
-                "global_buffer": vars(self.buffer), "total": vars(self.total),
-                "available": vars(self.available), "utilisation": self.utilisation,
-                "fits": self.fits}
+        data: dict[str, object] = {
+            "units": {n: vars(r) for n, r in self.units.items()},
+            "global_buffer": vars(self.buffer), "total": vars(self.total),
+            "available": vars(self.available), "utilisation": self.utilisation,
+            "fits": self.fits}
+        if self.buffers:
+            data["buffers"] = {n: vars(r) for n, r in self.buffers.items()}
+        return data
 
 
 def unit_resources(unit: Unit) -> Resources:
@@ -114,16 +125,35 @@ def table_luts(unit: Unit) -> int:
         unit, fpga=dataclasses.replace(unit.fpga, lut_per_pe=0))).lut
 
 
+def buffer_resources(buffer: Buffer) -> Resources:
+    """RAM of an on-chip buffer: each copy ``words`` deep and ``width * bits`` wide.
+
+    >>> from sim import Buffer
+    >>> buffer_resources(Buffer(values=147456, bits=16, width=256, copies=2)).bram36
+    228
+    """
+    bits = buffer.width * buffer.bits
+    blocks = bram36_for_table(buffer.words, bits)
+    luts = 0 if blocks else math.ceil(buffer.words / 64) * bits
+    return Resources(bram36=blocks * buffer.copies, lut=luts * buffer.copies)
+
+
 def design_resources(arch: Architecture) -> DesignResources:
     """Resources of every unit and the buffer of an FPGA architecture, against its device."""
     device = arch.device
     if device is None:
         raise CascadeError(f"architecture {arch.name} is not an FPGA design (no device)")
     units = {name: unit_resources(u) for name, u in arch.units.items()}
-    bits = arch.global_buffer.capacity_bytes * 8
-    uram = min(device.uram, math.ceil(bits / _URAM_BITS)) if device.uram else 0
-    rest = max(0, bits - uram * _URAM_BITS)
-    buffer = Resources(bram36=math.ceil(rest / _BRAM36_BITS), uram=uram)
+    buffers = {name: buffer_resources(b) for name, b in arch.buffers.items()}
+    if buffers:
+        buffer = Resources()
+        for r in buffers.values():
+            buffer = buffer + r
+    else:
+        bits = arch.global_buffer.capacity_bytes * 8
+        uram = min(device.uram, math.ceil(bits / _URAM_BITS)) if device.uram else 0
+        rest = max(0, bits - uram * _URAM_BITS)
+        buffer = Resources(bram36=math.ceil(rest / _BRAM36_BITS), uram=uram)
     total = buffer
     for r in units.values():
         total = total + r
@@ -131,4 +161,4 @@ def design_resources(arch: Architecture) -> DesignResources:
     utilisation = {key: getattr(total, key) / getattr(available, key)
                    for key in ("dsp", "bram36", "uram", "lut", "ff")
                    if getattr(available, key)}
-    return DesignResources(units, buffer, total, available, utilisation)
+    return DesignResources(units, buffer, total, available, utilisation, buffers)

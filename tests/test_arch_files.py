@@ -142,8 +142,8 @@ def test_name_or_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert architecture(Path("fast.yaml")).clock_mhz == 1000
     with pytest.raises(CascadeError) as caught:
         architecture("fast")  # a bare word is a preset name, even if a file is close by
-    assert str(caught.value) == ("unknown architecture 'fast'; known: flat, fusemax, u250, "
-                                 "u50, unfused, zcu102")
+    assert str(caught.value) == ("unknown architecture 'fast'; known: edge-moe, flat, fusemax, "
+                                 "u250, u50, unfused, zcu102")
     with pytest.raises(CascadeError) as caught:
         architecture("missing.yaml")
     assert str(caught.value) == ("missing.yaml: cannot read the architecture file: "
@@ -175,8 +175,8 @@ BAD_ARCHITECTURES = [
      "6: unknown field 'reads' in units.array1d.register_file; known: entries, read_pj, "
      "write_pj"),
     ("unknown top-level field", "like: fusemax\ncolour: red\n",
-     "2: unknown field 'colour'; known: clock_mhz, device, dram, global_buffer, like, name, "
-     "node, source, title, units, word_bytes"),
+     "2: unknown field 'colour'; known: buffers, clock_mhz, device, dram, global_buffer, like, "
+     "name, node, ports, source, title, units, weight_bytes, word_bytes"),
     ("negative capacity", "like: fusemax\nglobal_buffer:\n  banks: 4\n  capacity_bytes: -1\n",
      "4: global_buffer.capacity_bytes must be a positive whole number (at most 2**50), not -1"),
     ("bool as a number", "like: fusemax\nclock_mhz: true\n",
@@ -200,7 +200,8 @@ BAD_ARCHITECTURES = [
      "5: unit array1d: unknown op kind 'tanh'; known: mac, mul, add, max, exp, div, gelu, "
      "other"),
     ("like of an unknown preset", "# mine\nlike: tpu\n",
-     "2: unknown architecture 'tpu'; known: flat, fusemax, u250, u50, unfused, zcu102"),
+     "2: unknown architecture 'tpu'; known: edge-moe, flat, fusemax, u250, u50, unfused, "
+     "zcu102"),
     ("like that is not a name", "like: [fusemax]\n",
      "1: like must be the name of a preset, not a list"),
     ("YAML 1.1 ambiguity", "like: fusemax\nunits:\n  array2d:\n    systolic: yes\n",

@@ -177,5 +177,5 @@ def test_map_errors(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, err = run(capsys, "map", "fusemax", "--arch", "tpu", "--model", "bert",
                            "--seq", "1024")
     assert (status, out) == (2, "")
-    assert err == ("cascade: error: unknown architecture 'tpu'; known: flat, fusemax, u250, "
-                   "u50, unfused, zcu102\n")
+    assert err == ("cascade: error: unknown architecture 'tpu'; known: edge-moe, flat, fusemax, "
+                   "u250, u50, unfused, zcu102\n")

@@ -215,8 +215,8 @@ def test_architecture_validation() -> None:
     with pytest.raises(CascadeError, match=r"^array must be a positive whole number \(at most "
                                            r"2\*\*50\), not 0$"):
         architecture("fusemax", array=0)
-    with pytest.raises(CascadeError, match=r"^unknown architecture 'tpu'; known: flat, "
-                                           r"fusemax, u250, u50, unfused, zcu102$"):
+    with pytest.raises(CascadeError, match=r"^unknown architecture 'tpu'; known: edge-moe, "
+                                           r"flat, fusemax, u250, u50, unfused, zcu102$"):
         architecture("tpu")
 
 
