@@ -407,8 +407,8 @@ window.addEventListener("error", function (e) {
 }, true);
 </script>"""
 
-# After load: each image's natural width; the results table sorted by latency (one click,
-# then another) and filtered on "bert"
+# After load: each image's natural width; the results table sorted by a column (one click,
+# then another) and filtered on a word
 _PROBE_BODY = """<script>
 window.addEventListener("load", function () {
   var out = {errors: window.probeErrors, images: []};
@@ -419,18 +419,21 @@ window.addEventListener("load", function () {
   if (table) {
     var cells = table.tHead.rows[0].cells;
     var col = Array.prototype.map.call(cells, function (c) { return c.textContent; })
-      .indexOf("latency (s)");
+      .indexOf(window.probeColumn);
     var shown = function () {
       return Array.prototype.filter.call(table.tBodies[0].rows, function (r) {
         return !r.hidden;
-      }).map(function (r) { return parseFloat(r.cells[col].getAttribute("data-v")); });
+      }).map(function (r) {
+        var v = r.cells[col].getAttribute("data-v");
+        return v === null ? r.cells[col].textContent : parseFloat(v);
+      });
     };
     cells[col].click();
     out.ascending = shown();
     cells[col].click();
     out.descending = shown();
     var box = document.querySelector("input[data-filter='results']");
-    box.value = "bert";
+    box.value = window.probeFilter;
     box.dispatchEvent(new Event("input"));
     out.filtered = shown().length;
     out.count = document.querySelector("span[data-count='results']").textContent;
@@ -443,12 +446,16 @@ window.addEventListener("load", function () {
 </script>"""
 
 
-def _probe(browser: str, page: Path, profile: Path) -> dict:
-    """Load a copy of ``page`` with the probe scripts beside it; return what they saw.
-    The browser's log must show no console message (the pages write none)."""
+def _probe(browser: str, page: Path, profile: Path, *, column: str = "latency (s)",
+           word: str = "bert") -> dict:
+    """Load a copy of ``page`` with the probe scripts beside it, sorting the results table
+    by ``column`` and filtering it on ``word``; return what the scripts saw. The browser's
+    log must show no console message (the pages write none)."""
     text = page.read_text()
     probe = page.with_name("probe.html")
-    probe.write_text(text.replace("<head>", "<head>" + _PROBE_HEAD, 1)
+    settings = (f"<script>window.probeColumn = {json.dumps(column)}; "
+                f"window.probeFilter = {json.dumps(word)};</script>")
+    probe.write_text(text.replace("<head>", "<head>" + settings + _PROBE_HEAD, 1)
                      .replace("</body>", _PROBE_BODY + "</body>", 1))
     try:
         done = subprocess.run([browser, *_FLAGS, f"--user-data-dir={profile}", "--dump-dom",
@@ -463,7 +470,8 @@ def _probe(browser: str, page: Path, profile: Path) -> dict:
     return json.loads(html.unescape(found.group(1)))
 
 
-def test_pages_render_in_headless_chromium(many: Path, tmp_path: Path) -> None:
+def test_pages_render_in_headless_chromium(many: Path, written: tuple[Path, dict],
+                                           tmp_path: Path) -> None:
     browser = _chromium()
     seen = _probe(browser, many / "index.html", tmp_path / "profile")
     assert seen["errors"] == []
@@ -481,6 +489,14 @@ def test_pages_render_in_headless_chromium(many: Path, tmp_path: Path) -> None:
     seen = _probe(browser, design, tmp_path / "profile")
     assert seen["errors"] == [] and seen["images"][0][0] == "roofline.png"
     assert seen["images"][0][1] > 0
+    # empty cells sort last both ways
+    seen = _probe(browser, written[0] / "index.html", tmp_path / "profile",
+                  column="DSP slices", word="zcu102")
+    dsps = [v for v in seen["ascending"] if v != "\u2013"]
+    assert len(dsps) == 16 and dsps == sorted(dsps)
+    assert seen["ascending"][16:] == seen["descending"][16:] == ["\u2013"] * 32
+    assert seen["descending"][:16] == sorted(dsps, reverse=True)
+    assert seen["filtered"] == 16 and seen["count"] == "16 of 48 rows"
     # a screenshot of the report, kept with the test's files
     shot = tmp_path / "index.png"
     subprocess.run([browser, *_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
