@@ -10,8 +10,10 @@ FPGA design-space exploration, sweep specs and the results store.
 
 from __future__ import annotations
 
-from ._dse import dse, map_network, pareto
-from ._network import Block, Network, network, network_names
+from ._dse import dse, map_network, pareto, sized_design
+from ._kernels import Call, call_cost
+from ._moe import Routing, routing
+from ._network import Block, Moe, Network, network, network_names
 from ._search import (
     OBJECTIVES,
     Candidate,
@@ -41,17 +43,21 @@ __all__ = [
     "SCHEMA_VERSION",
     "ArchitectureAxes",
     "Block",
+    "Call",
     "Candidate",
     "Constraints",
     "EinsumSpace",
     "Evaluated",
+    "Moe",
     "Network",
     "Point",
     "ResultStore",
+    "Routing",
     "SearchResult",
     "StoreError",
     "SweepError",
     "SweepSpec",
+    "call_cost",
     "design_architecture",
     "dse",
     "einsum_space",
@@ -63,9 +69,11 @@ __all__ = [
     "pareto",
     "parse_sweep",
     "resolve_tiles",
+    "routing",
     "scored_candidates",
     "search",
     "search_workload",
+    "sized_design",
     "storable",
     "study",
     "study_mapping",
