@@ -699,8 +699,9 @@ def _page_files(out: Path, rows: list[Row], sweeps: list[str],
            results=table("results", shown_rows, _RESULT_COLUMNS), results_note=note,
            unmappable=table("unmappable", unmappable[:_MAX_UNMAPPABLE], _UNMAPPABLE_COLUMNS)
            if unmappable else None,
-           unmappable_note=f"{min(len(unmappable), _MAX_UNMAPPABLE):,} of "
-                           f"{len(unmappable):,}; results.csv holds all, with why.")
+           unmappable_note=f"The first {_MAX_UNMAPPABLE:,} of {len(unmappable):,}, each "
+                           "with why; results.csv holds all." if len(unmappable) >
+                           _MAX_UNMAPPABLE else f"All {len(unmappable):,}, each with why.")
     return ["index.html", *files]
 
 

@@ -288,6 +288,32 @@ def test_results_table_is_capped(db: Path, tmp_path: Path,
         assert len(list(csv.DictReader(f))) == 48
 
 
+def test_unmappable_points_are_listed_with_why(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = """name: tiny
+algorithms: [fusemax]
+architectures:
+  - {preset: fusemax, array: [64], buffer_mib: [0.0001, 16]}
+models: [bert]
+seq: [1024, 4096]
+"""
+    run_sweep(parse_sweep(spec), tmp_path / "r.sqlite", workers=1)
+    summary = write_report(tmp_path / "r.sqlite", tmp_path / "rep")
+    assert summary["rows"] == 4 and summary["feasible"] == 2
+    text = (tmp_path / "rep" / "index.html").read_text()
+    page = _Page(text)
+    assert [line[:3] for line in page.tables["unmappable"]] == [
+        ["bert", "1,024", "64"], ["bert", "4,096", "64"]]
+    assert all(line[4].startswith("no mapping of fusemax fits fusemax")
+               for line in page.tables["unmappable"])
+    assert '<p class="note">All 2, each with why.</p>' in text
+    monkeypatch.setattr(report_module, "_MAX_UNMAPPABLE", 1)
+    write_report(tmp_path / "r.sqlite", tmp_path / "rep", force=True)
+    text = (tmp_path / "rep" / "index.html").read_text()
+    assert len(_Page(text).tables["unmappable"]) == 1
+    assert '<p class="note">The first 1 of 2, each with why; results.csv holds all.</p>' in text
+
+
 def test_row_page_says_why_a_design_is_not_rebuilt(db: Path, tmp_path: Path) -> None:
     store = ResultStore(db, create=False)
     try:
