@@ -26,6 +26,7 @@ from ._api import (
     sweep,
 )
 from ._cli import main, version
+from ._design_page import write_design_page
 from ._numerics import numerics_study
 from ._progress import Progress
 from ._report import write_report
@@ -63,6 +64,7 @@ __all__ = [
     "run_sweep",
     "sweep",
     "version",
+    "write_design_page",
     "write_report",
 ]
 

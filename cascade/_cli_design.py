@@ -66,16 +66,17 @@ def _map(args: argparse.Namespace) -> int:
     with Progress(1, label="search", unit="loop order") as bar:
         result = _api.map(args.cascade, arch=args.arch, **workload, **_arch_changes(args),
                           objective=args.objective, mapping=args.mapping, progress=bar.step)
+    written: list[str] = []
     if isinstance(result, _api.MapResult) and args.out is not None:
-        result.write(args.out, force=args.force)
+        written = result.write(args.out, force=args.force)
     if args.json:
         print_json(result.to_dict())
     elif isinstance(result, _api.NetworkResult):
         _print_network(result.document)
     else:
         _print_design(result)
-    if args.out is not None and not args.json:
-        print(f"wrote {args.out}/: mapping.yaml, architecture.yaml, report.json, design.html")
+    if written and not args.json:
+        print(f"wrote {args.out}/: {', '.join(written)}")
     return 0
 
 

@@ -97,13 +97,12 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-
     summary = write_report(args.db, Path(args.out), sweep=args.sweep, force=args.force)
     if args.json:
         print_json(summary)
     else:
-        print(f"report of {summary['rows']:,} points ({', '.join(summary['sweeps'])}) in "
-              f"{args.out}: {', '.join(summary['files'])}")
+        print(f"report of {summary['rows']:,} points ({', '.join(summary['sweeps'])}): "
+              f"{args.out}/index.html and {len(summary['files']) - 1} more files")
     return 0
 
 
