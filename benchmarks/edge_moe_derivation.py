@@ -250,7 +250,7 @@ def main() -> int:
             report["cases"].append({"name": name, **comparison})
             text.append(_table(name, comparison, arch.clock_hz))
     out = root / "benchmarks" / "results" / "edge_moe_validation.json"
-    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    out.write_text(json.dumps(report, separators=(",", ":")) + "\n", encoding="utf-8")
     print("\n\n".join(text))
     print(f"\nwrote {out.relative_to(root)}")
     return 0

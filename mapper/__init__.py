@@ -11,6 +11,7 @@ FPGA design-space exploration, sweep specs and the results store.
 from __future__ import annotations
 
 from ._dse import dse, map_network, pareto, sized_design
+from ._explore import ExploreSpec, Platform, explore, load_explore, parse_explore, platform_design
 from ._kernels import Call, call_cost
 from ._moe import Routing, routing
 from ._network import Block, Moe, Network, network, network_names
@@ -48,8 +49,10 @@ __all__ = [
     "Constraints",
     "EinsumSpace",
     "Evaluated",
+    "ExploreSpec",
     "Moe",
     "Network",
+    "Platform",
     "Point",
     "ResultStore",
     "Routing",
@@ -62,12 +65,16 @@ __all__ = [
     "dse",
     "einsum_space",
     "evaluate_mapping",
+    "explore",
+    "load_explore",
     "load_sweep",
     "map_network",
     "network",
     "network_names",
     "pareto",
+    "parse_explore",
     "parse_sweep",
+    "platform_design",
     "resolve_tiles",
     "routing",
     "scored_candidates",

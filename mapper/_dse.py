@@ -61,11 +61,13 @@ def _call(net: Network, block: Block, arch: Architecture, memo: _Costs,
 
 def _parts(block: Block, call: Call, calls: int) -> dict[str, int]:
     """Cycles by what bounds them: routing (the MoE gate and the zeroing of its output),
-    DRAM (weight loads, and streams beyond compute) or compute (the rest)."""
+    DRAM (weight loads, and a kernel whose streams outlast its compute) or compute."""
     if block.moe in ("gate", "zero"):
         return {"compute": 0, "dram": 0, "routing": call.cycles * calls}
-    waiting = call.load_cycles + max(0, call.stream_cycles - call.compute_cycles)
-    return {"compute": (call.cycles - waiting) * calls, "dram": waiting * calls, "routing": 0}
+    kernel = call.cycles - call.load_cycles
+    streaming = call.stream_cycles > call.compute_cycles
+    return {"compute": 0 if streaming else kernel * calls,
+            "dram": (call.load_cycles + (kernel if streaming else 0)) * calls, "routing": 0}
 
 
 def _image(net: Network, arch: Architecture, route: Routing | None, task: str | None,

@@ -16,7 +16,7 @@ import pytest
 
 from cascade import main
 from einsum import CascadeError
-from mapper import call_cost, map_network, network, routing, sized_design
+from mapper import call_cost, explore, load_explore, map_network, network, routing, sized_design
 from sim import Buffer, Port, architecture, buffer_resources, design_resources, fpga_device
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -391,3 +391,90 @@ def test_zcu102_network_still_searched_where_units_differ() -> None:
     assert mapped["qk"] == mapped["av"] == "searched"    # zcu102 has one attention unit
     assert mapped["query"] == "design"
     assert "ports" not in r and r["moe"]["top_k"] == 2
+
+
+# ----- design-space exploration
+
+
+def _bench() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "bench_edge_moe_dse", ROOT / "benchmarks" / "bench_edge_moe_dse.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_shipped_exploration_spec_runs_and_reports() -> None:
+    spec = load_explore(ROOT / "benchmarks" / "sweep_edge_moe.yaml")
+    assert [p.device for p in spec.platforms] == ["zcu102", "u50", "u250"]
+    assert len(spec.points()) == 3 * 3 * 4 * 3 * 3 * 3
+    result = explore(spec)
+    published = next(p for p in result["points"] if p["device"] == "zcu102" and all(
+        p[k] == v for k, v in _bench().PUBLISHED.items()))
+    assert published["cycles_per_image"] == map_network(
+        "vit-edge-moe", architecture("edge-moe"))["latency"]["cycles_per_image"]
+    assert published["fits"] and published["dsp"] == design_resources(
+        architecture("edge-moe")).total.dsp
+    for device, fronts in result["pareto"].items():
+        front = fronts["16 experts, top-2"]
+        assert front and all(p["fits"] and p["device"] == device for p in front)
+        assert [p["dsp"] for p in front] == sorted(p["dsp"] for p in front)
+        assert [p["cycles_per_image"] for p in front] == sorted(
+            (p["cycles_per_image"] for p in front), reverse=True)
+    assert any(not p["fits"] for p in result["points"] if p["device"] == "zcu102")
+    # Bigger boards fit bigger designs: their fastest is faster.
+    best = {d: b["16 experts, top-2"]["cycles_per_image"] for d, b in result["best"].items()}
+    assert best["u250"] < best["zcu102"] and best["u50"] < best["zcu102"]
+    text = _bench().report(result, 1.0)
+    assert "## zcu102: Pareto front, 16 experts, top-2" in text
+    assert "| zcu102 | 16x16 linear, 4 queries, 256-bit ports | 1,456 |" in text
+
+
+_SPEC = ("network: vit-edge-moe\narchitecture: edge-moe\nplatforms: [{device: zcu102}]\n"
+         "linear: [16]\nquery_group: [4]\nport_bits: [256]\nexperts: [16]\ntop_k: [2]\n")
+
+
+@pytest.mark.parametrize(("change", "line", "message"), [
+    (("linear: [16]", "linear: [0]"), 4, "linear must be a whole number from 1 to 256, not 0"),
+    (("linear: [16]", "linear: [16, 16]"), 4, "linear lists a value twice"),
+    (("port_bits: [256]", "port_bits: [100]"), 6,
+     "port_bits 100 is not a whole number of 32-bit activations"),
+    (("top_k: [2]", "top_k: [32]"), 8, "top_k 32 is more than the fewest experts (16)"),
+    (("{device: zcu102}", "{device: vu9p}"), 3,
+     "unknown FPGA device 'vu9p'; known: zcu102, u50, u250"),
+    (("{device: zcu102}", "{device: zcu102, dram: 3}"), 3,
+     "unknown platform field 'dram'; known: device, dram_gb_s, link_bits"),
+    (("{device: zcu102}", "{device: zcu102, link_bits: wide}"), 3,
+     "link_bits must be a whole number from 1 to 1024, not 'wide'"),
+    (("{device: zcu102}", "{device: zcu102}, {device: zcu102}"), 3,
+     "platforms list a device twice (each board once)"),
+    (("network: vit-edge-moe", "network: bert"), 1, "unknown network 'bert'; known: "
+                                                    "vit-edge-moe"),
+    (("architecture: edge-moe", "architecture: fusemax"), 2,
+     "architecture fusemax is not an FPGA design"),
+    (("top_k: [2]\n", "top_k: [2]\nrouting: [nope.txt]\n"), 9,
+     "no expert histogram file 'nope.txt' (looked in "),
+    (("top_k: [2]\n", "top_k: [2]\ntask: nope\n"), 9, "unknown task 'nope'; tasks: semseg, depth"),
+    (("top_k: [2]\n", ""), 1, "missing field 'top_k'"),
+])
+def test_bad_exploration_specs(tmp_path: Path, change: tuple[str, str], line: int,
+                               message: str) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(_SPEC.replace(*change))
+    with pytest.raises(CascadeError) as caught:
+        load_explore(path)
+    assert str(caught.value).startswith(f"{path}:{line}: {message}")
+
+
+def test_exploration_with_routing_files_and_architecture_files(tmp_path: Path) -> None:
+    (tmp_path / "mine.yaml").write_text("like: edge-moe\nname: mine\nclock_mhz: 250\n")
+    (tmp_path / "routes.txt").write_text(MEASURED.read_text())
+    path = tmp_path / "spec.yaml"
+    path.write_text(_SPEC.replace("architecture: edge-moe", "architecture: mine.yaml")
+                    + "routing: [uniform, routes.txt]\ntask: depth\n")
+    result = explore(load_explore(path))
+    uniform, measured = result["points"]
+    assert uniform["clock_mhz"] == 300          # the board's clock (with_device)
+    assert measured["dram_bytes_per_image"] < uniform["dram_bytes_per_image"]
+    assert set(result["best"]["zcu102"]) == {"16 experts, top-2", "16 experts, top-2, routes.txt"}
