@@ -281,3 +281,21 @@ def test_the_command_runs_from_a_shell(tmp_path: Path) -> None:
 def test_the_library_is_checkable_through_the_api() -> None:
     assert all(r.passed for r in cascade.check("fusemax"))
     assert set(library_names()) >= {"fusemax", "three_pass"}
+
+
+def test_emit_hls_takes_an_architecture_file(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    _, text, _ = run(capsys, "show", "arch", "zcu102")
+    (tmp_path / "board.yaml").write_text(text)
+    shape = ["--shape", "P=8,M=12,E=8,F=8,M0=4"]
+    for arch, out in (("zcu102", "preset"), (str(tmp_path / "board.yaml"), "file")):
+        status, _, err = run(capsys, "emit-hls", "fusemax", "--arch", arch, *shape, "--out",
+                             str(tmp_path / out))
+        assert (status, err) == (0, "")
+    preset = sorted(p.relative_to(tmp_path / "preset") for p in (tmp_path / "preset").rglob("*"))
+    assert preset == sorted(p.relative_to(tmp_path / "file")
+                            for p in (tmp_path / "file").rglob("*"))
+    for name in preset:
+        if (tmp_path / "preset" / name).is_file():
+            assert (tmp_path / "preset" / name).read_bytes() == \
+                (tmp_path / "file" / name).read_bytes(), name
