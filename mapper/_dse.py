@@ -266,18 +266,24 @@ def sized_design(arch: Architecture, *, linear: int | None = None, queries: int 
 
 
 def dse(name: str, arch: Architecture, *, linear: tuple[int, ...] = (4, 8, 16, 24, 32),
-        queries: tuple[int, ...] = (1, 2, 4, 8), lanes: tuple[int, ...] = (8, 16, 32),
+        queries: tuple[int, ...] = (1, 2, 4, 8), lanes: tuple[int, ...] = (8, 16, 32, 64),
         ) -> dict[str, Any]:
     """Sweep the parallelism of an Edge-MoE-style design (:func:`sized_design`): an N x N
     linear unit, P queries sharing each K row and L lanes. Keep the designs that fit the
-    device; report the Pareto front of latency against DSPs."""
+    device; report the Pareto front of latency against DSPs. A design that cannot be built
+    (ports wider than AXI allows) is kept with the reason and does not fit."""
     points = []
     for n, p, lane in itertools.product(linear, queries, lanes):
-        sized = sized_design(arch, linear=n, queries=p, lanes=lane)
+        point: dict[str, Any] = {"linear": n, "queries": p, "lanes": lane}
+        try:
+            sized = sized_design(arch, linear=n, queries=p, lanes=lane)
+        except CascadeError as error:
+            points.append({**point, "dsp": None, "bram36": None, "lut": None, "fits": False,
+                           "error": error.message})
+            continue
         resources = design_resources(sized)
-        point: dict[str, Any] = {"linear": n, "queries": p, "lanes": lane,
-                                 "dsp": resources.total.dsp, "bram36": resources.total.bram36,
-                                 "lut": resources.total.lut, "fits": resources.fits}
+        point.update({"dsp": resources.total.dsp, "bram36": resources.total.bram36,
+                      "lut": resources.total.lut, "fits": resources.fits})
         if resources.fits:
             point["cycles_per_image"] = map_network(name, sized)["latency"]["cycles_per_image"]
             point["seconds_per_image"] = point["cycles_per_image"] / sized.clock_hz
