@@ -68,11 +68,6 @@ class Block:
     sequential: str | None = None
     moe: str | None = None
 
-    @property
-    def calls(self) -> int:
-        """Calls per image (for an expert block: per active expert)."""
-        return self.count * (1 if self.layers is None else len(self.layers))
-
 
 @dataclass(frozen=True)
 class Moe:

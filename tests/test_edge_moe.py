@@ -478,3 +478,39 @@ def test_exploration_with_routing_files_and_architecture_files(tmp_path: Path) -
     assert uniform["clock_mhz"] == 300          # the board's clock (with_device)
     assert measured["dram_bytes_per_image"] < uniform["dram_bytes_per_image"]
     assert set(result["best"]["zcu102"]) == {"16 experts, top-2", "16 experts, top-2, routes.txt"}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("ports:\n  inout1: {bits: 0}\n", "3: port bits must be a positive whole number (at most "
+                                      "2**50), not 0"),
+    ("ports:\n  inout1: {bits: 256, latency_cycles: -1}\n",
+     "3: latency_cycles must be a whole number from 0 to 2**20, not -1"),
+    ("ports:\n  inout1: {bits: 256, width: 3}\n",
+     "3: unknown field 'width' in ports.inout1; known: bits, latency_cycles, link_bits"),
+    ("ports: [1]\n", "2: ports must be a mapping of names to ports like {weights: {...}}, not "
+                     "a list"),
+    ("buffers:\n  weights: {values: 10, bits: 16, copies: 0}\n",
+     "3: buffer copies must be a positive whole number (at most 2**50), not 0"),
+    ("weight_bytes: 0\n", "2: weight_bytes must be a positive whole number (at most 2**50), "
+                          "not 0"),
+    ("units:\n  linear:\n    pipelined: 1\n", "4: unit linear: pipelined must be true or false"),
+])
+def test_bad_fpga_fields_in_architecture_files(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("like: edge-moe\n" + text)
+    with pytest.raises(CascadeError) as caught:
+        architecture(path)
+    assert str(caught.value) == f"{path}:{message}"
+
+
+def test_a_weight_too_big_for_its_buffer_is_refused() -> None:
+    arch = architecture("edge-moe")
+    small = dataclasses.replace(arch, buffers={**arch.buffers, "weights": Buffer(
+        values=100_000, bits=16, width=256, copies=2)})
+    with pytest.raises(CascadeError, match=r"^block mlp_up: W has 147,456 values but edge-moe's "
+                                           r"weights buffer holds 100,000$"):
+        map_network("vit-edge-moe", small)
+    no_ports = dataclasses.replace(arch, ports={"weights": arch.ports["weights"]})
+    with pytest.raises(CascadeError, match=r"^block patch_embed: port 'inout1' of X is not a "
+                                           r"port of edge-moe \(weights\)$"):
+        map_network("vit-edge-moe", no_ports)
