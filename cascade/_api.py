@@ -326,10 +326,15 @@ def map(algorithm: str | Path | Cascade, *, arch: str | Path | Architecture,
         bandwidth_gib_s: float | None = None, clock_mhz: float | None = None,
         objective: str = "latency",
         mapping: str | Path | Mapping | MappingABC[str, Any] | None = None,
+        experts: str | Path | None = None, top_k: int | None = None, task: str | None = None,
+        expert_count: int | None = None,
         progress: Callable[[int, int], None] | None = None) -> MapResult | NetworkResult:
     """Search the best mapping of ``algorithm`` on ``arch`` by ``objective`` and cost it, or
     cost the given ``mapping`` (a :class:`~sim.Mapping`, its dict or a YAML file) without
     searching. A network name (``cascade list networks``) maps the network block by block.
+    For a network with a mixture of experts, ``experts`` is the token distribution
+    (``uniform``, ``skewed``, ``skewed:S`` or a histogram file), ``top_k`` and
+    ``expert_count`` replace the network's and ``task`` picks whose gate routes.
     ``progress(done, total)`` hears of the search's steps.
     """
     hardware = resolve_architecture(arch, array=array, buffer_mib=buffer_mib,
@@ -344,7 +349,15 @@ def map(algorithm: str | Path | Cascade, *, arch: str | Path | Architecture,
         if given:
             raise CascadeError(f"{algorithm} is a network with its own workload and mappings; "
                                f"{', '.join(given)} do not apply to it")
-        return NetworkResult(document=map_network(algorithm, hardware))
+        return NetworkResult(document=map_network(
+            algorithm, hardware, experts=None if experts is None else str(experts),
+            top_k=top_k, task=task, expert_count=expert_count))
+    moe = [k for k, v in (("experts", experts), ("top_k", top_k), ("task", task),
+                          ("expert_count", expert_count)) if v is not None]
+    if moe:
+        raise CascadeError(f"{algorithm} is not a network with a mixture of experts "
+                           f"({', '.join(network_names())}); {', '.join(moe)} do not apply "
+                           "to it")
     cascade = _cascade(algorithm)
     w = resolve_workload(cascade, model=model, model_config=model_config, seq=seq,
                          shape=shape, batch=batch)

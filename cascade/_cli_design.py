@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from einsum import CascadeError, check_output_folder
-from mapper import OBJECTIVES, dse, network_names
+from mapper import OBJECTIVES, dse, explore, load_explore, network_names
 
 from . import _api
 from ._cli_args import add_arch, add_command, add_workload, print_json, real, whole, workload_of
@@ -38,17 +38,29 @@ def add_design_commands(commands: Any) -> None:
     mapping.add_argument("--buffer-mib", type=real, help="global buffer size in MiB")
     mapping.add_argument("--bandwidth-gib-s", type=real, help="DRAM bandwidth in GiB/s")
     mapping.add_argument("--clock-mhz", type=real, help="clock in MHz")
+    mapping.add_argument("--experts", metavar="uniform|skewed[:S]|FILE",
+                         help="a network's token distribution over experts: uniform, skewed "
+                              "(Zipf, exponent S) or a histogram file")
+    mapping.add_argument("--top-k", type=whole, help="experts each token picks (networks)")
+    mapping.add_argument("--task", help="the task whose gate routes tokens (networks)")
+    mapping.add_argument("--expert-count", type=whole, help="experts per MoE layer (networks)")
     mapping.add_argument("--out", metavar="DIR", help="write the design into this folder")
     mapping.add_argument("--force", action="store_true", help="replace --out")
 
     exploring = add_command(
-        commands, "dse", _dse, summary="FPGA parallelism sweep: Pareto front of latency vs "
-                                       "DSPs among designs that fit",
+        commands, "dse", _dse, summary="FPGA design space of a network: Pareto front of "
+                                       "latency vs DSPs among designs that fit",
         description="Every linear-unit size and attention parallelism of an FPGA design "
-                    "for a network, the designs that fit the device, and their Pareto front.",
-        example="cascade dse vit-edge-moe --arch zcu102")
-    exploring.add_argument("network", help=f"network preset ({', '.join(network_names())})")
-    add_arch(exploring, what="an FPGA architecture")
+                    "for a network (NETWORK --arch FPGA), or every point of an exploration "
+                    "spec (parallelism, port width, experts, top-k, boards; see "
+                    "benchmarks/sweep_edge_moe.yaml): the designs that fit their device and "
+                    "the Pareto front of latency against DSPs.",
+        example="cascade dse benchmarks/sweep_edge_moe.yaml")
+    exploring.add_argument("network", metavar="NETWORK|SPEC.yaml",
+                           help=f"a network preset ({', '.join(network_names())}) or an "
+                                "exploration spec")
+    exploring.add_argument("--arch", metavar="NAME|FILE.yaml",
+                           help="an FPGA architecture (with a network preset)")
 
 
 def _arch_changes(args: argparse.Namespace) -> dict[str, Any]:
@@ -65,7 +77,9 @@ def _map(args: argparse.Namespace) -> int:
         check_output_folder(Path(args.out), force=args.force)  # before the work, not after
     with Progress(1, label="search", unit="loop order") as bar:
         result = _api.map(args.cascade, arch=args.arch, **workload, **_arch_changes(args),
-                          objective=args.objective, mapping=args.mapping, progress=bar.step)
+                          objective=args.objective, mapping=args.mapping,
+                          experts=args.experts, top_k=args.top_k, task=args.task,
+                          expert_count=args.expert_count, progress=bar.step)
     written: list[str] = []
     if isinstance(result, _api.MapResult) and args.out is not None:
         written = result.write(args.out, force=args.force)
@@ -124,15 +138,32 @@ def _print_network(result: dict[str, Any]) -> None:
     latency = result["latency"]
     print(f"{result['network']} on {result['architecture']} at {result['clock_mhz']:g} MHz: "
           f"{latency['cycles_per_image']:,} cycles = {latency['seconds_per_image'] * 1e3:.3f} "
-          f"ms per image ({latency['images_per_second']:.1f} images/s)")
+          f"ms per image ({latency['images_per_second']:.1f} images/s)"
+          + (f", {result['dram_bytes_per_image']:,} B from DRAM"
+             if "dram_bytes_per_image" in result else ""))
+    moe = result.get("moe")
+    if moe:
+        tasks = "; ".join(f"{name} {t['seconds_per_image'] * 1e3:.3f} ms"
+                          for name, t in moe["tasks"].items())
+        print(f"mixture of experts: {moe['experts']} experts, top-{moe['top_k']}, routing "
+              f"{moe['routing']}, routed by {moe['task']}'s gate; per task: {tasks}")
     print()
-    print(f"{'block':<12} {'cascade':<16} {'count':>5} {'cycles each':>12} {'total':>12}  bound")
+    print(f"{'block':<12} {'cascade':<16} {'count':>5} {'cycles each':>12} {'total':>12} "
+          f"{'DRAM B':>14}  bound")
     for b in result["blocks"]:
         print(f"{b['name']:<12} {b['cascade']:<16} {b['count']:>5} {b['cycles_each']:>12,} "
-              f"{b['cycles_total']:>12,}  {b['bound_by']}")
+              f"{b['cycles_total']:>12,} {b.get('dram_bytes', 0):>14,}  {b['bound_by']}")
+    if result.get("layers"):
+        print()
+        print(f"{'layer':>5} {'kind':<6} {'cycles':>12} {'DRAM B':>14}  bound  experts")
+        for layer in result["layers"]:
+            active = layer.get("experts", {}).get("active")
+            print(f"{layer['layer']:>5} {layer['kind']:<6} {layer['cycles']:>12,} "
+                  f"{layer['dram_bytes']:>14,}  {layer['bound_by']:<6} "
+                  f"{'-' if active is None else len(active)}")
     print()
     for name, u in result["units"].items():
-        print(f"{name:<10} {'x'.join(map(str, u['shape'])):<7} busy {u['busy_cycles']:>12,} "
+        print(f"{name:<11} {'x'.join(map(str, u['shape'])):<7} busy {u['busy_cycles']:>12,} "
               f"cycles, utilisation {u['utilisation']:.3f}")
     if "resources" in result:
         r = result["resources"]
@@ -143,6 +174,10 @@ def _print_network(result: dict[str, Any]) -> None:
 
 
 def _dse(args: argparse.Namespace) -> int:
+    if args.network.endswith((".yaml", ".yml")):
+        return _explore(args)
+    if args.arch is None:
+        raise CascadeError("dse of a network preset needs --arch (an FPGA architecture)")
     result = dse(args.network, _api.resolve_architecture(args.arch))
     if args.json:
         print_json(result)
@@ -154,4 +189,28 @@ def _dse(args: argparse.Namespace) -> int:
         print(f"  linear {p['linear']:>2}x{p['linear']:<2} attention {p['queries']}x"
               f"{p['lanes']:<3} DSP {p['dsp']:>5}  BRAM36 {p['bram36']:>4}  "
               f"{p['seconds_per_image'] * 1e3:8.3f} ms per image")
+    return 0
+
+
+def _explore(args: argparse.Namespace) -> int:
+    if args.arch is not None:
+        raise CascadeError("an exploration spec names its architecture; --arch does not "
+                           "apply to it")
+    spec = load_explore(args.network)
+    with Progress(1, label=spec.name, unit="design") as bar:
+        result = explore(spec, progress=bar.step)
+    if args.json:
+        print_json(result)
+        return 0
+    points = result["points"]
+    print(f"{result['name']}: {result['network']} on {result['architecture']}: "
+          f"{len(points):,} designs, {sum(p['fits'] for p in points):,} fit their board")
+    for device, models in result["pareto"].items():
+        for label, front in models.items():
+            print(f"\n{device}, {label}: Pareto front (latency vs DSPs)")
+            for p in front:
+                print(f"  linear {p['linear']:>2}x{p['linear']:<2} queries {p['query_group']:>3} "
+                      f"ports {p['port_bits']:>4}-bit  DSP {p['dsp']:>5}  BRAM36 "
+                      f"{p['bram36']:>4}  {p['seconds_per_image'] * 1e3:8.3f} ms per image  "
+                      f"{p['bound_by']}")
     return 0

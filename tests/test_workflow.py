@@ -299,3 +299,40 @@ def test_emit_hls_takes_an_architecture_file(tmp_path: Path,
         if (tmp_path / "preset" / name).is_file():
             assert (tmp_path / "preset" / name).read_bytes() == \
                 (tmp_path / "file" / name).read_bytes(), name
+
+
+def test_network_flags_move_the_mixture_of_experts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def network(*flags: str) -> dict[str, object]:
+        return mapped(capsys, "vit-edge-moe", "--arch", "edge-moe", *flags)
+
+    top2, top1 = network(), network("--top-k", "1")
+    assert top2["moe"]["top_k"] == 2 and top1["moe"]["top_k"] == 1
+    assert top1["latency"]["cycles_per_image"] < top2["latency"]["cycles_per_image"]
+    fewer = network("--expert-count", "8")
+    assert fewer["dram_bytes_per_image"] < top2["dram_bytes_per_image"]  # fewer expert loads
+    status, _, err = run(capsys, "map", "fusemax", "--arch", "fusemax", *BERT_1K,
+                         "--top-k", "2")
+    assert status == 2 and err == ("cascade: error: fusemax is not a network with a mixture of "
+                                   "experts (vit-edge-moe); top_k do not apply to it\n")
+    status, text, _ = run(capsys, "map", "vit-edge-moe", "--arch", "edge-moe", "--experts",
+                          "skewed")
+    assert status == 0 and "routing skewed" in text and "layer kind" in text
+
+
+def test_dse_runs_an_exploration_spec(tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "x.yaml").write_text(
+        "name: tiny\nnetwork: vit-edge-moe\narchitecture: edge-moe\nplatforms: [{device: "
+        "zcu102}]\nlinear: [8, 16]\nquery_group: [4]\nport_bits: [256]\nexperts: [16]\n"
+        "top_k: [2]\n")
+    status, out, _ = run(capsys, "dse", str(tmp_path / "x.yaml"), "--json")
+    assert status == 0
+    data = json.loads(out)
+    assert data["schema"] == 1 and len(data["points"]) == 2
+    front = data["pareto"]["zcu102"]["16 experts, top-2"]
+    assert [p["linear"] for p in front] == [8, 16]
+    status, text, _ = run(capsys, "dse", str(tmp_path / "x.yaml"))
+    assert status == 0 and text.startswith("tiny: vit-edge-moe on edge-moe: 2 designs")
+    status, _, err = run(capsys, "dse", str(tmp_path / "x.yaml"), "--arch", "zcu102")
+    assert status == 2 and "--arch does not apply" in err
