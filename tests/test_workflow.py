@@ -4,6 +4,7 @@ mappings, saved designs, the Python API equal to the CLI, user references, help,
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -336,3 +337,40 @@ def test_dse_runs_an_exploration_spec(tmp_path: Path,
     assert status == 0 and text.startswith("tiny: vit-edge-moe on edge-moe: 2 designs")
     status, _, err = run(capsys, "dse", str(tmp_path / "x.yaml"), "--arch", "zcu102")
     assert status == 2 and "--arch does not apply" in err
+
+
+def test_progress_shows_on_a_terminal_only(tmp_path: Path) -> None:
+    """A sweep long enough to pass the half-second delay draws a bar on a terminal (a
+    pseudo-terminal of 100 columns) and nothing when piped."""
+    import fcntl  # POSIX only, like the sweep's process handling
+    import struct
+    import termios
+
+    (tmp_path / "s.yaml").write_text("name: p\nalgorithms: [fusemax, three_pass, causal]\n"
+                                     "architectures: [{preset: fusemax, array: [16, 32, 64, "
+                                     "128, 256], buffer_mib: [1, 4, 16]}]\nmodels: [bert, xlm]\n"
+                                     "seq: [1024, 4096, 16384, 65536]\n"
+                                     "objective: [latency, energy]\n")
+    argv = [sys.executable, "-m", "cascade", "sweep", "s.yaml", "--db", "r.sqlite",
+            "--workers", "1"]
+    piped = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path)
+    assert piped.returncode == 0 and piped.stderr == ""
+    (tmp_path / "r.sqlite").unlink()
+    main_fd, terminal = os.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=terminal, cwd=tmp_path) \
+            as run_:
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                data = os.read(main_fd, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not data:
+                break
+            shown += data
+        assert run_.wait(timeout=120) == 0
+    os.close(main_fd)
+    text = shown.decode(errors="replace")
+    assert "p:" in text and "/720" in text and "%|" in text, text[-300:]
