@@ -21,7 +21,8 @@ from sim import Report, architecture, mapping_from_dict
 
 from ._progress import Progress
 
-__all__ = ["published", "reproduce_fusemax", "run_fusemax_study"]
+__all__ = ["METRICS", "compare_with_artifact", "published", "reproduce_fusemax",
+           "run_fusemax_study"]
 
 _SHOWN = {"unfused": "Unfused", "flat": "FLAT", "cascade": "+Cascade",
           "architecture": "+Architecture", "binding": "+Binding"}
@@ -34,6 +35,40 @@ def published() -> dict[tuple[str, str, int], dict[str, float]]:
     return {(r["configuration"], r["model"], int(r["seq_len"])):
             {k: float(v) for k, v in r.items() if k not in ("configuration", "model", "seq_len")}
             for r in rows}
+
+
+METRICS = {"latency_s": "relative", "energy_j": "relative", "dram_bytes": "relative",
+           "util_2d": "absolute", "util_1d": "absolute"}
+"""The artifact's per-point metrics and how a difference from it is measured: relative for
+amounts (ours / artifact - 1), absolute for utilisations (ours - artifact)."""
+
+
+def _error(metric: str, ours: float, theirs: float) -> float:
+    return ours / theirs - 1 if METRICS[metric] == "relative" else ours - theirs
+
+
+def compare_with_artifact(rows: list[dict[str, Any]],
+                          ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Ours against the artifact at every point: one row per point with each metric, the
+    artifact's value and the error; and per metric the worst error and where it is."""
+    paper = published()
+    table: list[dict[str, Any]] = []
+    worst: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        key = (r["configuration"], r["model"], r["seq_len"])
+        theirs = paper.get(key)
+        if theirs is None:
+            continue
+        row: dict[str, Any] = dict(zip(("configuration", "model", "seq_len"), key, strict=True))
+        for metric in METRICS:
+            error = _error(metric, float(r[metric]), theirs[metric])
+            row |= {metric: r[metric], f"artifact_{metric}": theirs[metric],
+                    f"{metric}_error": error}
+            if metric not in worst or abs(error) > abs(worst[metric]["error"]):
+                worst[metric] = {"error": error, "kind": METRICS[metric],
+                                 "configuration": key[0], "model": key[1], "seq_len": key[2]}
+        table.append(row)
+    return table, worst
 
 
 def _points(spec: dict[str, Any]) -> Iterator[tuple[str, int]]:
@@ -159,8 +194,10 @@ def run_fusemax_study(tick: Callable[[], None] = lambda: None) -> dict[str, Any]
         "flat_util_2d": {name: rows_by(rows, "flat", name, 1024)["util_2d"]
                          for name in spec["models"]},
     }
+    comparison, worst = compare_with_artifact(rows)
+    summary["worst_error_vs_artifact"] = worst
     return {"attention": rows, "end_to_end": e2e_rows, "area_sweep": area_rows,
-            "summary": summary}
+            "comparison": comparison, "summary": summary}
 
 
 def rows_by(rows: list[dict[str, Any]], config: str, name: str, seq: int) -> dict[str, Any]:
@@ -240,6 +277,7 @@ def reproduce_fusemax(out: Path, *, force: bool = False, progress: bool | None =
         write_csv(staging / "attention.csv", result["attention"])
         write_csv(staging / "end_to_end.csv", result["end_to_end"])
         write_csv(staging / "area_sweep.csv", result["area_sweep"])
+        write_csv(staging / "artifact_comparison.csv", result["comparison"])
         (staging / "summary.json").write_text(json.dumps(result["summary"], indent=2) + "\n")
         _plots(staging, result)
     return result["summary"]

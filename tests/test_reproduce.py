@@ -20,9 +20,10 @@ def study_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_files(study_dir: Path) -> None:
     names = sorted(p.name for p in study_dir.iterdir())
-    assert names == [".cascade-output", "area_latency.png", "area_sweep.csv", "attention.csv",
-                     "end_to_end.csv", "energy_vs_flat.png", "speedup_vs_flat.png",
-                     "summary.json", "utilisation.png"]
+    assert names == [".cascade-output", "area_latency.png", "area_sweep.csv",
+                     "artifact_comparison.csv", "attention.csv", "end_to_end.csv",
+                     "energy_vs_flat.png", "speedup_vs_flat.png", "summary.json",
+                     "utilisation.png"]
     for png in study_dir.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
@@ -58,3 +59,18 @@ def test_refuses_a_non_empty_folder(study_dir: Path, capsys: pytest.CaptureFixtu
     assert main(["reproduce", "fusemax", "--out", str(study_dir)]) == 2
     assert capsys.readouterr().err == (f"cascade: error: {study_dir} exists and is not empty; "
                                        "pass --force to replace it\n")
+
+
+def test_artifact_comparison_per_point(study_dir: Path) -> None:
+    rows = list(csv.DictReader((study_dir / "artifact_comparison.csv").open()))
+    assert len(rows) == 5 * 4 * 6
+    summary = json.loads((study_dir / "summary.json").read_text())
+    worst = summary["worst_error_vs_artifact"]
+    assert set(worst) == {"latency_s", "energy_j", "dram_bytes", "util_2d", "util_1d"}
+    for metric, found in worst.items():
+        errors = [float(r[f"{metric}_error"]) for r in rows]
+        assert abs(found["error"]) == max(abs(e) for e in errors)
+        assert found["kind"] == ("absolute" if metric.startswith("util") else "relative")
+    bert = next(r for r in rows if (r["configuration"], r["model"], r["seq_len"])
+                == ("binding", "bert", "1024"))
+    assert float(bert["latency_s_error"]) == pytest.approx(0, abs=1e-9)
