@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from einsum import check_output_folder, load, model, parse_text, staged_folder, write_csv
-from mapper import evaluate_mapping, study
+from mapper import evaluate_mapping, study, study_mapping
 from sim import Report, architecture, mapping_from_dict
 
 from ._progress import Progress
@@ -82,9 +82,9 @@ def _attention(spec: dict[str, Any], tick: Callable[[], None]) -> dict[tuple[str
     results = {}
     for config in spec["configurations"]:
         cascade, arch = load(config["cascade"]), architecture(config["architecture"])
-        mapping = mapping_from_dict(config["mapping"])
         for name, seq in _points(spec):
             preset = model(name)
+            mapping = study_mapping("fusemax", config["name"], model=name, seq_len=seq)
             results[config["name"], name, seq] = evaluate_mapping(
                 cascade, arch, mapping, preset.shapes(seq), batch=preset.batch,
                 heads=preset.heads).report
@@ -161,11 +161,12 @@ def run_fusemax_study(tick: Callable[[], None] = lambda: None) -> dict[str, Any]
     for config_name in sweep["configurations"]:
         config = configs[config_name]
         cascade = load(config["cascade"])
-        mapping = mapping_from_dict(config["mapping"])
         for size in sweep["array_sizes"]:
             arch = architecture(config["architecture"], array=size)
             for name in spec["models"]:
                 preset = model(name)
+                mapping = study_mapping("fusemax", config_name, model=name,
+                                        seq_len=sweep["sequence_length"])
                 r = evaluate_mapping(cascade, arch, mapping,
                                      preset.shapes(sweep["sequence_length"]),
                                      batch=preset.batch, heads=preset.heads).report

@@ -35,8 +35,27 @@ def study(name: str) -> dict[str, Any]:
     return found
 
 
-def study_mapping(study_name: str, configuration: str) -> Mapping:
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        merged[key] = (_merged(merged[key], value)
+                       if isinstance(value, dict) and isinstance(merged.get(key), dict)
+                       else value)
+    return merged
+
+
+def study_mapping(study_name: str, configuration: str, *, model: str | None = None,
+                  seq_len: int | None = None) -> Mapping:
+    """A configuration's mapping; at a workload (``model``, ``seq_len``), with the changes
+    its ``per_workload`` entries make there (a baseline whose own search picked a different
+    dataflow per workload, as FLAT's did)."""
     for config in study(study_name)["configurations"]:
         if config["name"] == configuration:
-            return mapping_from_dict(config["mapping"])
+            data = config["mapping"]
+            for entry in config.get("per_workload", ()):
+                if (("models" not in entry or model in entry["models"])
+                        and ("seq_lens" not in entry or seq_len in entry["seq_lens"])):
+                    data = (entry["mapping"] if entry.get("replace")
+                            else _merged(data, entry["mapping"]))
+            return mapping_from_dict(data)
     raise CascadeError(f"study {study_name} has no configuration {configuration!r}")

@@ -288,10 +288,10 @@ def stage_index(cascade: Cascade, mapping: Mapping) -> dict[str, int]:
 def _group(w: Workload, mapping: Mapping, stage_of: dict[str, int],
            tensor: str) -> tuple[int, int] | None:
     """(stage, pass) of an Einsum. Stages of an overlapped schedule are steps within one
-    tile, so only the pass separates them; per-stage stages run whole."""
+    tile, so only the pass separates them; per-stage and concurrent stages run whole."""
     if tensor not in stage_of:
         return None
-    stage = stage_of[tensor] if mapping.memory == "per_stage" else 0
+    stage = stage_of[tensor] if mapping.memory != "overlapped" else 0
     return stage, w.levels[tensor]
 
 
@@ -314,15 +314,17 @@ def _between_passes(w: Workload, mapping: Mapping, stage_of: dict[str, int]) -> 
 
 def _held(w: Workload, mapping: Mapping, stage_of: dict[str, int], stages: frozenset[int],
           loops: tuple[str, ...]) -> list[Held]:
-    """What ``stages`` keep in the buffer: staged input tiles, the carried state of
-    recurrences, outputs accumulated over a walked reduction, and intermediates produced
-    or consumed there that live from one pass (or stage) to a later one."""
+    """What ``stages`` keep in the buffer: staged input tiles (not those the array streams
+    straight from DRAM, placed ``dram``), the carried state of recurrences, outputs
+    accumulated over a walked reduction, intermediates produced or consumed there that live
+    from one pass (or stage) to a later one, and the tiles of those placed ``buffer``."""
     layout = w.layout
     held: dict[str, Held] = {}
     members = [f for f in w.facts.values() if stage_of.get(f.name) in stages]
     for f in members:
         for o in f.operands:
-            if o.source in layout.inputs and o.source not in held:
+            if (o.source in layout.inputs and o.source not in held
+                    and mapping.placement.get(o.source) != "dram"):
                 held[o.source] = Held(o.source, layout.ranks[o.source], False)
         rank = layout.iterative.get(f.name)
         if rank is not None:
@@ -334,6 +336,10 @@ def _held(w: Workload, mapping: Mapping, stage_of: dict[str, int], stages: froze
             held[tensor] = Held(tensor, layout.ranks[tensor], True, carried=True)
     for f in members:
         if f.name in layout.outputs and f.reduced & set(loops):
+            held[f.name] = Held(f.name, layout.ranks[f.name], False)
+        # An intermediate one unit hands to another through the buffer (a tile of scores
+        # the 2D array writes for the 1D array to walk): the whole tile is there at once.
+        if mapping.placement.get(f.name) == "buffer" and f.name not in held:
             held[f.name] = Held(f.name, layout.ranks[f.name], False)
     return list(held.values())
 
@@ -351,10 +357,10 @@ def _extent(w: Workload, rank: str, loops: tuple[str, ...], tiles: dict[str, Arr
 def plan_groups(mapping: Mapping) -> list[tuple[frozenset[int], tuple[str, ...],
                                                 dict[str, int | str]]]:
     """The groups of stages that share one tiling: (stages, DRAM loops, tiles asked for).
-    One per stage when stages run whole one after another; one for all when the stages are
-    steps of one pipelined tile loop."""
+    One per stage when stages run whole (one after another, or concurrently on different
+    instances); one for all when the stages are steps of one pipelined tile loop."""
     stages = [i for i, s in enumerate(mapping.stages) if not s.drain]
-    if mapping.memory == "per_stage":
+    if mapping.memory != "overlapped":
         groups = []
         for i in stages:
             spec = mapping.stages[i]
@@ -450,6 +456,17 @@ def _refetch(w: Workload, ranks: tuple[str, ...], plan: Plan) -> Array:
     return count
 
 
+def _streamed(w: Workload, ranks: tuple[str, ...], plan: Plan) -> Array:
+    """Times an input the array streams straight from DRAM is read: with no copy in the
+    buffer to reuse, once per iteration of every DRAM loop that does not index it."""
+    relevant = w.related(ranks)
+    count: Array = 1
+    for r in plan.loops:
+        if r not in relevant:
+            count = count * _ceil(w.sizes[r], plan.tiles.get(r, 1))
+    return count
+
+
 def _touched(w: Workload, name: str, blocks: dict[str, int], measure: tuple[str, ...]) -> int:
     # The same blocks recur across loop orders, tilings and operands: count them once.
     key = ("touched", name, tuple(sorted(blocks.items())), measure)
@@ -507,7 +524,8 @@ def dram_words(w: Workload, mapping: Mapping, stage_of: dict[str, int],
                     add(o.source, stage, _masked_reads(w, f, o.ranks, plan))
                 else:
                     ranks = layout.ranks[o.source]
-                    add(o.source, stage, w.words(ranks) * _refetch(w, ranks, plan))
+                    reads = (_streamed if placement.get(o.source) == "dram" else _refetch)
+                    add(o.source, stage, w.words(ranks) * reads(w, ranks, plan))
                 continue
             producer = _group(w, mapping, stage_of, o.source)
             if (o.source not in placement or o.source == f.name or producer is None
@@ -641,22 +659,29 @@ def evaluate_workload(w: Workload, arch: Architecture, mapping: Mapping) -> Repo
     word = arch.word_bytes
     dram_bytes_per_head = sum(traffic.values()) * word
 
+    unit_cycles = dict.fromkeys(arch.units, 0)
+    for r in reports.values():
+        assert r.unit is not None
+        unit_cycles[r.unit] += r.cycles * instances
     stage_cycles = [_stage_cycles(w, arch, mapping, stage, reports)
                     for stage in mapping.stages]
-    compute = sum(stage_cycles) * instances
+    if mapping.memory == "concurrent":
+        # Instances flow through the stages as a pipeline, each unit working through its
+        # share of every instance: the busiest unit (or DRAM) sets the pace.
+        compute = max(unit_cycles.values(), default=0)
+    else:
+        compute = sum(stage_cycles) * instances
     dram = dram_cycles(w, arch, sum(traffic.values()))
     check_cycles(max(compute, dram), arch, f"{w.cascade.name} under mapping {mapping.name}")
-    if mapping.memory == "overlapped":
+    if mapping.memory != "per_stage":
         total = max(compute, dram)
     else:
         total = sum(max(c * instances, dram_cycles(w, arch, traffic_by_stage.get(i, 0)))
                     for i, c in enumerate(stage_cycles))
 
-    unit_cycles = dict.fromkeys(arch.units, 0)
     utilisation = dict.fromkeys(arch.units, 0.0)
     for r in reports.values():
         assert r.unit is not None
-        unit_cycles[r.unit] += r.cycles * instances
         if total:
             utilisation[r.unit] += r.busy_pe_cycles * instances / (arch.units[r.unit].pes
                                                                    * total)

@@ -8,13 +8,18 @@ each error at its line, :func:`mapping_yaml` writes one):
 * ``dram_loops``: the loops above the global buffer, outer to inner. Rank ``R`` steps by
   ``tiles[R]`` (default 1), so ``P`` with ``tiles: {P: 65536}`` walks the P2 query tiles.
 * ``tiles``: elements of a rank held on chip at once; ``auto`` takes the largest that fits.
-* ``placement``: ``dram`` for tensors that live off chip, ``spill`` for on-chip tensors
-  that overflow to DRAM when the buffer is too small; everything else stays on chip.
+* ``placement``: ``dram`` for tensors that live off chip (an input placed ``dram`` is not
+  staged in the global buffer: the array streams it from DRAM at every use), ``spill`` for
+  on-chip tensors that overflow to DRAM when the buffer is too small, ``buffer`` for an
+  intermediate staged whole in the global buffer for each tile (passed between units
+  through it); everything else stays on chip.
 * ``stages``: the schedule. Stages run one after another; the Einsums of one stage run
   concurrently on their units (so 1D work of one tile can overlap 2D work of the next).
   ``drain: X`` is a stage that waits for X's reduction across the array to drain.
-* ``memory``: ``overlapped`` (DRAM transfers hide under all compute) or ``per_stage``
-  (each stage waits for its own transfers, as unfused operators do).
+* ``memory``: ``overlapped`` (DRAM transfers hide under all compute), ``per_stage``
+  (each stage waits for its own transfers, as unfused operators do) or ``concurrent``
+  (stages run whole with their own tilings, passing intermediates through DRAM, and
+  independent instances flow through them as a pipeline: every unit and DRAM stay busy).
 
 >>> m = mapping_from_dict({"name": "qk",
 ...                        "bindings": {"QK": {"unit": "array2d", "spatial": ["M0", "P"]}}})
@@ -34,8 +39,8 @@ from ._arch import _document, _line, _Lines, _shown, _where, _yaml_text
 
 __all__ = ["Binding", "Mapping", "Stage", "load_mapping", "mapping_from_dict", "mapping_yaml"]
 
-_PLACEMENTS = ("dram", "spill")
-_MEMORY = ("overlapped", "per_stage")
+_PLACEMENTS = ("dram", "spill", "buffer")
+_MEMORY = ("overlapped", "per_stage", "concurrent")
 _OPERANDS = ("neighbours", "register_file")
 
 _FIELDS = ("bindings", "dram_loops", "memory", "name", "placement", "stages", "tiles")
