@@ -20,11 +20,23 @@ from sim import Mapping, mapping_from_dict
 __all__ = ["study", "study_mapping"]
 
 
+_ARCH = ".arch.yaml"
+"""A study's own architecture file (read by ``sim.architecture`` by path), not a study."""
+
+
 @cache
 def _studies() -> dict[str, Any]:
     folder = resources.files("mapper").joinpath("studies")
-    return {p.name[:-5]: yaml.safe_load(p.read_text("utf-8"))
-            for p in folder.iterdir() if p.name.endswith(".yaml")}
+    found = {}
+    for p in folder.iterdir():
+        if p.name.endswith(".yaml") and not p.name.endswith(_ARCH):
+            data = yaml.safe_load(p.read_text("utf-8"))
+            for config in data.get("configurations", ()):
+                # An architecture file beside the study is named by its path.
+                if str(config.get("architecture", "")).endswith(_ARCH):
+                    config["architecture"] = str(folder.joinpath(config["architecture"]))
+            found[p.name[:-5]] = data
+    return found
 
 
 def study(name: str) -> dict[str, Any]:
