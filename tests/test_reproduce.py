@@ -74,3 +74,42 @@ def test_artifact_comparison_per_point(study_dir: Path) -> None:
     bert = next(r for r in rows if (r["configuration"], r["model"], r["seq_len"])
                 == ("binding", "bert", "1024"))
     assert float(bert["latency_s_error"]) == pytest.approx(0, abs=1e-9)
+
+
+# Per point, how close each configuration lands to the artifact (relative error for
+# latency, energy and DRAM bytes; absolute for utilisations). README's table explains
+# every bound wider than the target (latency 2%, energy and DRAM 5%, utilisation 0.01).
+REACHED = {
+    # Timeloop's randomised mapper tiles Unfused's QK and AV differently run to run.
+    "unfused": {"latency_s": 0.0022, "dram_bytes": 0.003, "util_2d": 0.001, "util_1d": 0.002},
+    "flat": {"latency_s": 1e-6, "util_2d": 1e-6, "util_1d": 1e-6},
+    "cascade": {"latency_s": 1e-6, "dram_bytes": 1e-9, "util_2d": 1e-6, "util_1d": 1e-6},
+    "architecture": {"latency_s": 1e-6, "dram_bytes": 1e-9, "util_2d": 1e-6,
+                     "util_1d": 1e-6},
+    "binding": {"latency_s": 1e-6, "dram_bytes": 1e-9, "util_2d": 1e-6, "util_1d": 1e-6},
+}
+# Energy: the register-file and buffer accounting differs (README); these are the ranges.
+ENERGY = {"unfused": (-0.131, -0.038), "flat": (0.046, 0.172), "cascade": (-0.115, 0.024),
+          "architecture": (0.072, 0.080), "binding": (0.072, 0.080)}
+# FLAT's DRAM bytes: exact at 1K (E = 64) and from 256K; elsewhere FLAT's own spill share
+# (1/129 of the buffered traffic, flat_validation.csv) against ours from capacity, and at
+# XLM 1K V staged once per 256 query rows where FLAT keeps it for the whole head.
+FLAT_DRAM = {("bert", 4096): -0.0662, ("bert", 16384): -0.0671, ("bert", 65536): 2.4188,
+             ("xlm", 1024): 0.3, ("xlm", 4096): -0.0299, ("xlm", 16384): -0.1641,
+             ("xlm", 65536): 1.6909}
+
+
+def test_every_point_within_the_reached_tolerance(study_dir: Path) -> None:
+    rows = list(csv.DictReader((study_dir / "artifact_comparison.csv").open()))
+    for r in rows:
+        config, name, seq = r["configuration"], r["model"], int(r["seq_len"])
+        where = (config, name, seq)
+        for metric, bound in REACHED[config].items():
+            assert abs(float(r[f"{metric}_error"])) <= bound, (where, metric)
+        low, high = ENERGY[config]
+        assert low <= float(r["energy_j_error"]) <= high, where
+        if config == "flat":
+            # TrXL and T5 share BERT's head size, so they land where BERT does.
+            key = ("bert" if name in ("trxl", "t5") else name, seq)
+            want = FLAT_DRAM.get(key, 0.0)
+            assert float(r["dram_bytes_error"]) == pytest.approx(want, abs=1e-4), where
