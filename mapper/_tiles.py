@@ -92,7 +92,7 @@ def resolve_tiles(w: Workload, arch: Architecture, mapping: Mapping) -> Mapping:
         for _sweep in range(2):
             for rank in auto:
                 _choose(w, arch, mapping, stage_of, groups, chosen, g, [rank])
-    if mapping.memory == "per_stage":
+    if mapping.memory != "overlapped":  # stages that run whole have their own tilings
         stages = list(mapping.stages)
         for (group_stages, _loops, _wanted), tiles in zip(groups, chosen, strict=True):
             (i,) = group_stages

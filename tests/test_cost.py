@@ -248,3 +248,19 @@ def test_energy_is_actions_times_energy_per_action() -> None:
     assert r.energy_pj["array1d.rf"] == pytest.approx(
         r.accesses["array1d.rf.reads"] * rf.read_pj + r.accesses["array1d.rf.writes"] * rf.write_pj)
     assert r.accesses["array2d.rf.reads"] == 0  # systolic: operands come from neighbours
+
+
+def test_concurrent_stages_choose_their_own_auto_tiles() -> None:
+    # FLAT's long-sequence mapping with its tiles left to the chooser: each stage gets its
+    # own, and DRAM still bounds the latency.
+    data = study_mapping("fusemax", "flat", model="bert", seq_len=262144).to_dict()
+    for stage in data["stages"]:
+        stage["tiles"] = dict.fromkeys(stage["tiles"], "auto")
+    preset = model("bert")
+    chosen = evaluate_mapping(load("three_pass"), architecture("flat"), mapping_from_dict(data),
+                              preset.shapes(262144), batch=preset.batch, heads=preset.heads)
+    assert all(stage.tiles is not None and "auto" not in stage.tiles.values()
+               for stage in chosen.mapping.stages)
+    again = evaluate(load("three_pass"), architecture("flat"), chosen.mapping,
+                     preset.shapes(262144), batch=preset.batch, heads=preset.heads)
+    assert again.cycles == chosen.report.cycles == again.dram_cycles
