@@ -166,7 +166,8 @@ def _reproduce(args: argparse.Namespace) -> int:
 def _print_reproduction(summary: dict[str, object], out: str) -> None:
     paper = summary["published"]
     assert isinstance(paper, dict)
-    print(f"wrote {out}/attention.csv, end_to_end.csv, area_sweep.csv, summary.json and plots")
+    print(f"wrote {out}/attention.csv, end_to_end.csv, area_sweep.csv, "
+          "artifact_comparison.csv, summary.json and plots")
     for key in ("attention_speedup_vs_flat", "attention_energy_vs_flat",
                 "end_to_end_speedup_vs_flat", "end_to_end_energy_vs_flat"):
         ours = summary[key]
