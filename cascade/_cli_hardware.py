@@ -169,6 +169,9 @@ def _verify_rtl(args: argparse.Namespace) -> int:
     else:
         print(f"{args.folder}: lint clean; {result['tests']} cocotb tests passed under "
               f"Verilator ({result['testbench']})")
+        for line in result["cycles"]:  # the testbench's cycle checks, model against RTL
+            print(f"  cycles, {line['case']}: model {line['model']:,}, measured "
+                  f"{line['measured']:,} ({line['measured'] / line['model'] - 1:+.2%})")
     return 0
 
 

