@@ -74,6 +74,7 @@ from ._resources import (
     buffer_resources,
     design_resources,
     dsp_per_multiplier,
+    hls_resources,
     table_luts,
     unit_resources,
 )
@@ -148,6 +149,7 @@ __all__ = [
     "fpga_device",
     "gelu_erf",
     "gelu_tanh",
+    "hls_resources",
     "is_view",
     "load_architecture",
     "load_mapping",

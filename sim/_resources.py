@@ -15,6 +15,10 @@ Derivations (UltraScale+):
   BRAM36 shape, which counts a wide word's blocks side by side).
 * **LUT / FF**: per-PE estimates of each unit's datapath in its preset (control, adders,
   muxes), plus table LUTs; calibrated against Yosys synthesis in the RTL issue.
+* **An emitted HLS kernel** (:func:`hls_resources`) is counted from what its code
+  instantiates, not from the preset's units: each multiplier at its operand widths, each
+  table copy, each on-chip array and FIFO at its shape, and the LUT/FF of each datapath lane
+  from the preset unit that lane implements.
 
 >>> from sim import architecture
 >>> r = design_resources(architecture("zcu102"))
@@ -30,7 +34,7 @@ from dataclasses import dataclass, field
 
 from einsum import CascadeError
 
-from ._arch import Architecture, Buffer, Unit
+from ._arch import Architecture, Buffer, Device, Unit
 
 __all__ = [
     "DesignResources",
@@ -39,6 +43,7 @@ __all__ = [
     "buffer_resources",
     "design_resources",
     "dsp_per_multiplier",
+    "hls_resources",
     "table_luts",
     "unit_resources",
 ]
@@ -162,3 +167,63 @@ def design_resources(arch: Architecture) -> DesignResources:
                    for key in ("dsp", "bram36", "uram", "lut", "ff")
                    if getattr(available, key)}
     return DesignResources(units, buffer, total, available, utilisation, buffers)
+
+
+def _available(device: Device) -> Resources:
+    return Resources(device.dsp, device.bram36, device.uram, device.lut, device.ff)
+
+
+def hls_resources(device: Device, *, multipliers: dict[str, tuple[int, int, int]],
+                  tables: dict[str, tuple[int, int, int]], buffers: dict[str, Buffer],
+                  lanes: dict[str, tuple[Unit, int]],
+                  fifos: dict[str, tuple[int, int]] | None = None,
+                  registers: dict[str, int] | None = None) -> DesignResources:
+    """Resources of an emitted HLS kernel from what it instantiates:
+
+    * ``multipliers``: name -> (count, a bits, b bits), each ``dsp_per_multiplier(a, b)``;
+    * ``tables``: name -> (copies, entries, bits), each copy a ROM (one copy per lane that
+      reads it in parallel: a ROM has two ports and an interpolating unit reads two
+      entries a cycle);
+    * ``buffers``: every on-chip RAM array at its shape (:func:`buffer_resources`; a
+      partitioned array is one copy per bank);
+    * ``fifos``: name -> (depth, bits): shift-register LUTs (SRL32) up to 32 deep, else RAM;
+    * ``registers``: name -> bits of arrays partitioned into registers (flip-flops);
+    * ``lanes``: name -> (preset unit, count), the LUT/FF of that many of its PEs.
+
+    >>> from sim import architecture
+    >>> arch = architecture("zcu102")
+    >>> r = hls_resources(arch.device, multipliers={"qk": (64, 16, 16)}, tables={},
+    ...                   buffers={}, lanes={"qk": (arch.units["attention"], 64)})
+    >>> r.units["multipliers"].dsp, r.units["lanes"].lut == 64 * 225
+    (64, True)
+    """
+    dsp = sum(count * dsp_per_multiplier(a, b) for count, a, b in multipliers.values())
+    bram = lut = 0
+    for copies, entries, bits in tables.values():
+        blocks = bram36_for_table(entries, bits)
+        bram += blocks * copies
+        lut += 0 if blocks else math.ceil(entries / 64) * bits * copies
+    lane_lut = lane_ff = 0
+    for unit, count in lanes.values():
+        cost = unit.fpga
+        if cost is None:
+            raise CascadeError(f"unit {unit.name} has no FPGA cost (fpga: ...) in its preset")
+        lane_lut += count * cost.lut_per_pe
+        lane_ff += count * cost.ff_per_pe
+    units = {"multipliers": Resources(dsp=dsp), "tables": Resources(bram36=bram, lut=lut),
+             "lanes": Resources(lut=lane_lut, ff=lane_ff),
+             "registers": Resources(ff=sum((registers or {}).values()))}
+    each = {name: buffer_resources(b) for name, b in buffers.items()}
+    for name, (depth, bits) in (fifos or {}).items():
+        each[name] = Resources(lut=math.ceil(depth / 32) * bits, ff=bits) if depth <= 32 \
+            else buffer_resources(Buffer(values=depth, bits=bits))
+    buffer = Resources()
+    for r in each.values():
+        buffer = buffer + r
+    total = buffer
+    for r in units.values():
+        total = total + r
+    available = _available(device)
+    utilisation = {key: getattr(total, key) / getattr(available, key)
+                   for key in ("dsp", "bram36", "uram", "lut", "ff") if getattr(available, key)}
+    return DesignResources(units, buffer, total, available, utilisation, each)
