@@ -58,7 +58,7 @@ from ._cost import (
 )
 from ._encoder import ENCODER_ATTENTION, WEIGHT_NAMES, EncoderLayer
 from ._exp import ExpUnit
-from ._fixed import OVERFLOW, QUANTISATION, Fixed, FixedType
+from ._fixed import OVERFLOW, QUANTISATION, Fixed, FixedType, tally
 from ._gelu import GeluUnit, gelu_erf, gelu_tanh
 from ._headers import ap_types_include
 from ._hls4ml import Hls4mlSoftmax
@@ -161,6 +161,7 @@ __all__ = [
     "softmax_config",
     "stage_index",
     "table_luts",
+    "tally",
     "traffic_plan",
     "unit_resources",
     "workload",

@@ -25,7 +25,7 @@ import numpy as np
 
 from einsum import CascadeError
 
-__all__ = ["OVERFLOW", "QUANTISATION", "Fixed", "FixedType"]
+__all__ = ["OVERFLOW", "QUANTISATION", "Fixed", "FixedType", "tally"]
 
 QUANTISATION = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_INF", "RND_MIN_INF", "RND_CONV")
 OVERFLOW = ("WRAP", "SAT", "SAT_ZERO", "SAT_SYM")
@@ -201,12 +201,27 @@ class Fixed:
         return np.vectorize(lambda r: float(r * scale), otypes=[np.float64])(self.raw) \
             if self.raw.size else np.zeros(self.raw.shape)
 
-    def cast(self, type: FixedType) -> Fixed:
-        """Assign to ``type``: quantise by its Q mode, then handle overflow by its O mode."""
+    def _quantised(self, type: FixedType) -> np.ndarray:
+        """Raw values at ``type``'s fraction, rounded by its Q mode, not yet bounded."""
         shift = self.fraction - type.fraction
         raw = self.raw if self.raw.dtype == object or self.bits - min(shift, 0) <= _FAST_BITS \
             else self.raw.astype(object)
-        raw = _shift_right(raw, shift, type.quantisation) if shift > 0 else raw << -shift
+        return _shift_right(raw, shift, type.quantisation) if shift > 0 else raw << -shift
+
+    def overflowed(self, type: FixedType) -> np.ndarray:
+        """Which values an assignment to ``type`` would wrap or saturate: those whose value,
+        quantised to its fraction bits, lies outside its range.
+
+        >>> t = FixedType(8, 3)
+        >>> Fixed.from_float([3.9, 4.0, -4.0, -4.1], FixedType(16, 8)).overflowed(t).tolist()
+        [False, True, False, True]
+        """
+        raw = self._quantised(type)
+        return np.asarray((raw > type.max_raw) | (raw < type.min_raw), dtype=bool)
+
+    def cast(self, type: FixedType) -> Fixed:
+        """Assign to ``type``: quantise by its Q mode, then handle overflow by its O mode."""
+        raw = self._quantised(type)
         lo, hi = type.min_raw, type.max_raw
         if type.overflow == "WRAP":
             if raw.dtype == object or type.width >= _FAST_BITS:
@@ -266,3 +281,19 @@ class Fixed:
     def __repr__(self) -> str:
         kind = self.type.c_type() if self.type else f"exact/2**{self.fraction}"
         return f"Fixed({self.to_float().tolist()}, {kind})"
+
+
+def tally(counts: dict[str, int] | None, site: str, values: Fixed, type: FixedType) -> Fixed:
+    """Assign ``values`` to ``type``; when ``counts`` is given, add to ``counts[site]`` how
+    many of them overflowed (wrapped or saturated): the count the emitted C++ keeps at the
+    same assignment in C simulation.
+
+    >>> counts: dict[str, int] = {}
+    >>> tally(counts, "y", Fixed.from_float([1.0, 9.0], FixedType(16, 8)), FixedType(8, 4))
+    Fixed([1.0, -7.0], ap_fixed<8,4,AP_TRN,AP_WRAP>)
+    >>> counts
+    {'y': 1}
+    """
+    if counts is not None:
+        counts[site] = counts.get(site, 0) + int(np.count_nonzero(values.overflowed(type)))
+    return values.cast(type)
