@@ -12,12 +12,14 @@ from ._kernels import KERNELS, Kernel, Port, build_kernel
 from ._numerics import load_numerics
 from ._render import HlsError, emit_hls, write_vectors
 from ._rtl import (
+    ENGINE_CASES,
     RTL_UNITS,
     STREAMING_EINSUMS,
     RtlError,
     RtlUnit,
     emit_rtl,
     engine_sizes,
+    engine_streams,
     engine_vectors,
     rtl_unit,
     softmax_unit,
@@ -28,16 +30,24 @@ from ._rtl import (
     vector_types,
     verify_rtl,
 )
-from ._rtl_model import array_cycles, engine_cycles, streaming_cycles
+from ._rtl_model import (
+    EngineSchedule,
+    array_cycles,
+    engine_cycles,
+    engine_schedule,
+    streaming_cycles,
+)
 from ._synth import Synthesis, synthesize, yosys_command
 from ._verilator import RTL_TESTS, build_dir, lint, run_testbench, verilator_bin
 
 __all__ = [
+    "ENGINE_CASES",
     "KERNELS",
     "RTL_TESTS",
     "RTL_UNITS",
     "STREAMING_EINSUMS",
     "CsimResult",
+    "EngineSchedule",
     "HlsError",
     "Kernel",
     "Mismatch",
@@ -52,7 +62,9 @@ __all__ = [
     "emit_hls",
     "emit_rtl",
     "engine_cycles",
+    "engine_schedule",
     "engine_sizes",
+    "engine_streams",
     "engine_vectors",
     "lint",
     "load_numerics",

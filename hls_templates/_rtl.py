@@ -38,8 +38,9 @@ from ._rtl_unit import RtlError, RtlUnit
 from ._units import words
 from ._verilator import lint, run_testbench
 
-__all__ = ["RTL_UNITS", "STREAMING_EINSUMS", "RtlError", "RtlUnit", "emit_rtl", "rtl_unit",
-           "unit_params", "unit_vectors"]
+__all__ = ["ENGINE_CASES", "RTL_UNITS", "STREAMING_EINSUMS", "RtlError", "RtlUnit", "emit_rtl",
+           "engine_sizes", "engine_streams", "engine_vectors", "rtl_unit", "unit_params",
+           "unit_vectors"]
 
 
 def _environment() -> jinja2.Environment:
@@ -331,14 +332,17 @@ def _vector(params: dict[str, Any]) -> RtlUnit:
                     "b_w": b_w, "latency": 1})
 
 
-# ----- the attention tile engine
+# ----- the streaming attention engine
+
+
+ENGINE_LIMITS = {"p": (4, 1, 16), "m0": (16, 1, 64), "e": (64, 1, 128), "f": (64, 1, 128),
+                 "m": (256, 1, 1 << 20)}
+"""Each engine parameter's (default, least, most)."""
 
 
 def engine_sizes(params: dict[str, Any]) -> dict[str, int]:
-    sizes = {"p": _int_param(params, "p", 4, 1, 16), "m0": _int_param(params, "m0", 4, 1, 16),
-             "e": _int_param(params, "e", 4, 1, 16), "f": _int_param(params, "f", 4, 1, 16)}
-    sizes["m"] = _int_param(params, "m", 2 * sizes["m0"], 1, 4096)
-    return sizes
+    """P, M0, E, F and M of an engine, checked (one-line errors)."""
+    return {key: _int_param(params, key, *limits) for key, limits in ENGINE_LIMITS.items()}
 
 
 def _bits(count: int) -> int:
@@ -346,74 +350,165 @@ def _bits(count: int) -> int:
     return max(1, (count - 1).bit_length())
 
 
+_DISTRIBUTED_BITS = 2048
+"""A RAM of at most this many bits is left to LUTs (as sim/_resources.py costs it)."""
+
+
+def _max_tree(p: int, m0: int, last_keys: int, score_w: int) -> str:
+    """Per query row, the maximum of the dumped tile's scores over its keys: a tree of
+    comparisons (lanes past the last tile's keys count as the most negative score)."""
+    lowest = f"{{1'b1, {score_w - 1}'d0}}"
+    lines = []
+    for row in range(p):
+        level = []
+        for j in range(m0):
+            value = f"acc_cast[{(row * m0 + j) * score_w} +: {score_w}]"
+            if j >= last_keys:
+                value = f"acc_tlast ? {lowest} : {value}"
+            name = f"lm{row}_0_{j}"
+            lines.append(f"    wire signed [{score_w - 1}:0] {name} = {value};")
+            level.append(name)
+        depth = 0
+        while len(level) > 1:
+            depth += 1
+            up = []
+            for i in range(0, len(level) - 1, 2):
+                name = f"lm{row}_{depth}_{i // 2}"
+                a, b = level[i], level[i + 1]
+                lines.append(f"    wire signed [{score_w - 1}:0] {name} = {a} > {b} ? {a} : {b};")
+                up.append(name)
+            if len(level) % 2:
+                up.append(level[-1])
+            level = up
+        lines.append(f"    assign lm[{row * score_w} +: {score_w}] = {level[0]};")
+    return "\n".join(lines)
+
+
+def _balanced_sum(terms: list[str]) -> str:
+    if len(terms) == 1:
+        return terms[0]
+    half = (len(terms) + 1) // 2
+    return f"({_balanced_sum(terms[:half])} + {_balanced_sum(terms[half:])})"
+
+
 def _engine(params: dict[str, Any]) -> RtlUnit:
-
-
     n = AttentionNumerics()
     z = engine_sizes(params)
+    p, m0, e, f, m = z["p"], z["m0"], z["e"], z["f"], z["m"]
     io, score, weight, total, acc = n.io, n.score, n.weight, n.sum, n.accumulator
     recip_t = n.reciprocal.out_type
-    qk_acc_w = 2 * io.width + z["e"].bit_length() + 1
+    tiles = -(-m // m0)
+    last_keys = m - (tiles - 1) * m0
+    qk_acc_w = 2 * io.width + e.bit_length()        # exact: |sum| <= E 2^(2 io_w - 2)
     qk_shift = 2 * io.fraction - score.fraction
-    nv_a_w = weight.width + 1
-    nv_acc_w = nv_a_w + io.width + z["m0"].bit_length() + 1
+    nvp_w = weight.width + 1 + io.width             # an unsigned weight times a signed value
     nv_shift = weight.fraction + io.fraction - acc.fraction
-    weight_sum_w = weight.width + z["m0"].bit_length() + 1
+    nv_wide_w = max(nvp_w + m0.bit_length(), nv_shift + acc.width)
     sum_shift = total.fraction - weight.fraction
+    sld_w = weight.width + m0.bit_length()
     if min(qk_shift, nv_shift, sum_shift) < 0:
         raise RtlError("the engine's types must not gain fraction bits in a cast")
     sld = f"{{sld_exact, {sum_shift}'d0}}" if sum_shift else "sld_exact"
+    dot_w = max(qk_acc_w, qk_shift + score.width)
+    dot_ext = "acc" if dot_w == qk_acc_w else \
+        f"{{{{{dot_w - qk_acc_w}{{acc[{qk_acc_w - 1}]}}}}, acc}}"
+    nv_ext = nv_wide_w - nvp_w
+    nv_terms = "\n".join(
+        f"            wire signed [{nv_wide_w - 1}:0] t{j} = {{{{{nv_ext}{{nv_prod[(gp * {m0}"
+        f" + {j}) * {nvp_w} + {nvp_w - 1}]}}}}, nv_prod[(gp * {m0} + {j}) * {nvp_w} +: "
+        f"{nvp_w}]}};" for j in range(m0))
+    o_depth = 8
     name = "attention_engine"
     context = {
-        "name": name, **z, "io_t": io.c_type(), "score_t": score.c_type(),
-        "weight_t": weight.c_type(), "sum_t": total.c_type(), "acc_t": acc.c_type(),
+        "name": name, **z, "tiles": tiles, "last_keys": last_keys,
+        "io_t": io.c_type(), "score_t": score.c_type(), "weight_t": weight.c_type(),
+        "sum_t": total.c_type(), "acc_t": acc.c_type(), "recip_t": recip_t.c_type(),
         "io_w": io.width, "score_w": score.width, "diff_w": score.width + 1,
         "weight_w": weight.width, "weight_f": weight.fraction, "sum_w": total.width,
         "acc_w": acc.width, "recip_w": recip_t.width,
+        "qk_acc_w": qk_acc_w, "qk_shift": qk_shift, "dot_w": dot_w, "dot_ext": dot_ext,
+        "nvp_w": nvp_w, "nv_shift": nv_shift, "nv_wide_w": nv_wide_w,
+        "nv_terms": nv_terms, "nv_tree": _balanced_sum([f"t{j}" for j in range(m0)]),
+        "sp_w": acc.width + weight.width + 1, "spd_w": total.width + weight.width,
+        "sld_w": sld_w, "sld_as_sum": _fit(sld, sld_w + sum_shift, total.width),
+        "av_w": acc.width + recip_t.width + 1,
         "av_shift": acc.fraction + recip_t.fraction - io.fraction,
-        "qk_acc_w": qk_acc_w, "qk_shift": qk_shift,
-        "dot_wide_w": max(qk_acc_w, qk_shift + score.width),
-        "nv_a_w": nv_a_w, "nv_acc_w": nv_acc_w, "nv_shift": nv_shift,
-        "nv_wide_w": max(nv_acc_w, nv_shift + acc.width), "weight_sum_w": weight_sum_w,
-        "sld_as_sum": _fit(sld, weight_sum_w + sum_shift, total.width),
-        "p_w": _bits(z["p"]), "f_w": _bits(z["f"]), "e_w": _bits(z["e"]),
-        "m0_w": _bits(z["m0"]), "m_w": _bits(z["m"]),
-        "tiles": -(-z["m"] // z["m0"]),
+        "e_w": _bits(e), "qc_w": e.bit_length(), "t_w": _bits(tiles), "f_w": _bits(f),
+        "x_w": m0.bit_length(), "p_w": _bits(p), "o_depth": o_depth,
+        "o_w": o_depth.bit_length(),
+        "q_style": "block" if e * p * io.width > _DISTRIBUTED_BITS else "distributed",
+        "rnv_style": "block" if f * p * acc.width > _DISTRIBUTED_BITS else "distributed",
+        "max_tree": _max_tree(p, m0, last_keys, score.width),
     }
     files = {
-        "attention_engine.v": _environment().get_template("attention_engine.v.j2")
-        .render(context),
-        f"{name}_qk.v": systolic_verilog(name=f"{name}_qk", rows=z["p"], cols=z["m0"],
-                                         a=io, b=io, acc_w=qk_acc_w, max_k=z["e"]),
-        f"{name}_nv.v": systolic_verilog(name=f"{name}_nv", rows=z["p"], cols=z["f"],
-                                         a=FixedType(nv_a_w, 2), b=io, acc_w=nv_acc_w,
-                                         max_k=z["m0"]),
-        f"{name}_exp.v": exp_verilog(n.exp, name=f"{name}_exp"),
-        f"{name}_recip.v": reciprocal_verilog(n.reciprocal, name=f"{name}_recip"),
-        "mac_pe.v": _mac_pe(), "lerp.v": _lerp(),
+        f"{name}.v": _environment().get_template("attention_engine.v.j2").render(context),
+        f"{name}_exp.v": exp_verilog(n.exp, name=f"{name}_exp", side_w=m0.bit_length() + 1),
+        f"{name}_recip.v": reciprocal_verilog(n.reciprocal, name=f"{name}_recip",
+                                              side_w=_bits(p) + 1),
+        "lerp.v": _lerp(),
     }
-    return RtlUnit("engine", name, files, {**z, "io_type": str(io)})
+    return RtlUnit("engine", name, files,
+                   {**z, "tiles": tiles, "io_type": str(io),
+                    "q_ram": context["q_style"], "rnv_ram": context["rnv_style"]})
 
 
-def engine_vectors(params: dict[str, Any], case: str, seed: int
-                   ) -> tuple[list[int], list[int]]:
-    """Q, K, V words (row-major, in that order) and the expected AV words of one case."""
+ENGINE_CASES = ("random", "large_scores", "very_negative", "all_equal", "extremes",
+                "largest", "smallest")
+"""Test vectors of the engine: normal values; large scores; very negative scores; equal keys;
+operands drawn from the two ends of the I/O type; every operand its largest or smallest
+value."""
 
+
+def engine_vectors(params: dict[str, Any], case: str, seed: int) -> dict[str, list[int]]:
+    """One run's Q (P x E), K (M x E), V (M x F) and the golden model's AV (P x F), as
+    row-major I/O words (sim/_attention.py's TiledAttention with tile M0)."""
     z = engine_sizes(params)
     n = AttentionNumerics()
+    t = n.io
     rng = np.random.default_rng(seed)
     p, m, e, f = z["p"], z["m"], z["e"], z["f"]
-    top = 2.0 ** (n.io.integer - 1) * 0.95
-    q, k, v = rng.normal(size=(p, e)), rng.normal(size=(m, e)), rng.normal(size=(m, f))
-    if case == "large_scores":
-        q, k = rng.uniform(-top, top, (p, e)), rng.uniform(-top, top, (m, e))
-    elif case == "very_negative":
-        q, k = np.full((p, e), top), -np.abs(rng.uniform(top / 2, top, (m, e)))
-    elif case == "all_equal":
-        k = np.repeat(rng.normal(size=(1, e)), m, axis=0)
-    fq, fk, fv = (Fixed.from_float(x, n.io) for x in (q, k, v))
+    top = 2.0 ** (t.integer - 1) * 0.95
+    shapes = ((p, e), (m, e), (m, f))
+    if case in ("extremes", "largest", "smallest"):
+        ends = {"extremes": [t.min_raw, t.max_raw], "largest": [t.max_raw],
+                "smallest": [t.min_raw]}[case]
+        fq, fk, fv = (Fixed.from_raw(rng.choice(ends, size=s), t) for s in shapes)
+    elif case in ("random", "large_scores", "very_negative", "all_equal"):
+        q, k, v = (rng.normal(size=s) for s in shapes)
+        if case == "large_scores":
+            q, k = rng.uniform(-top, top, (p, e)), rng.uniform(-top, top, (m, e))
+        elif case == "very_negative":
+            q, k = np.full((p, e), top), -np.abs(rng.uniform(top / 2, top, (m, e)))
+        elif case == "all_equal":
+            k = np.repeat(rng.normal(size=(1, e)), m, axis=0)
+        fq, fk, fv = (Fixed.from_float(x, t) for x in (q, k, v))
+    else:
+        raise RtlError(f"no engine case {case!r}; known: {', '.join(ENGINE_CASES)}")
     av = TiledAttention(tile=z["m0"], numerics=n)(fq, fk, fv)
-    return [w for x in (fq, fk, fv) for w in words(x)], words(av, n.io)
+    return {"q": words(fq), "k": words(fk), "v": words(fv), "av": words(av, t)}
+
+
+def engine_streams(params: dict[str, Any], vectors: dict[str, list[int]], seed: int
+                   ) -> dict[str, Any]:
+    """The words of each stream of one run, beat by beat, lane 0 first: the Q frame (E beats
+    of P lanes), the K and V frames per tile (E and F beats of M0 lanes; lanes past the last
+    key hold random words, which the engine must ignore) and the expected output frame (F
+    beats of P lanes)."""
+    z = engine_sizes(params)
+    p, m0, m, e, f = z["p"], z["m0"], z["m"], z["e"], z["f"]
+    rng = np.random.default_rng(seed)
+    q = np.array(vectors["q"], dtype=np.int64).reshape(p, e)
+    k = np.array(vectors["k"], dtype=np.int64).reshape(m, e)
+    v = np.array(vectors["v"], dtype=np.int64).reshape(m, f)
+    av = np.array(vectors["av"], dtype=np.int64).reshape(p, f)
+    tiles = -(-m // m0)
+    pad = tiles * m0 - m
+    k = np.concatenate([k, rng.integers(0, 1 << 16, (pad, e))])
+    v = np.concatenate([v, rng.integers(0, 1 << 16, (pad, f))])
+    return {"q": [int(w) for w in q.T.reshape(-1)],
+            "k": [[int(w) for w in k[t * m0:(t + 1) * m0].T.reshape(-1)] for t in range(tiles)],
+            "v": [[int(w) for w in v[t * m0:(t + 1) * m0].T.reshape(-1)] for t in range(tiles)],
+            "o": [int(w) for w in av.T.reshape(-1)]}
 
 
 # ----- test vectors from the golden models (the same at every level)

@@ -12,6 +12,9 @@ sys.path.insert(0, str(Path(__file__).parent))  # the cocotb testbenches import 
 
 from hls_templates import verilator_bin
 
+# the cocotb testbenches run inside the simulator (through verify_rtl), never under pytest
+collect_ignore_glob = ["tb_*.py", "_stream.py"]
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if verilator_bin() is not None:

@@ -32,10 +32,15 @@ UNITS: dict[str, tuple[str, dict[str, Any]]] = {
     "vector8": ("vector", {"lanes": 8}),
     "vector3": ("vector", {"lanes": 3, "a": "ap_fixed<20,8>", "b": "ap_fixed<10,2>",
                            "y": "ap_fixed<24,12>"}),
-    # two full tiles and a ragged one; then long runs of 4 x 4 and 8 x 8 tiles (ragged end)
-    "engine4x4": ("engine", {"p": 4, "m0": 4, "e": 4, "f": 4, "m": 10}),
-    "engine4x4long": ("engine", {"p": 4, "m0": 4, "e": 4, "f": 4, "m": 1022}),
-    "engine8x8long": ("engine", {"p": 8, "m0": 8, "e": 4, "f": 4, "m": 1022}),
+    # the streaming engine: two full tiles and a ragged one; one key (M = 1); one key a tile
+    # and F = 1 (consecutive tiles' V beats a cycle apart: the RNV read-after-write guard);
+    # heads 128 wide over 13 tiles (ragged); bound by its exp lanes (M0 + 1 = 17 exps a tile
+    # against E = 4 and F = 8 beats)
+    "engine_ragged": ("engine", {"p": 2, "m0": 4, "e": 8, "f": 6, "m": 10}),
+    "engine_one_key": ("engine", {"p": 1, "m0": 4, "e": 3, "f": 2, "m": 1}),
+    "engine_m0_1": ("engine", {"p": 2, "m0": 1, "e": 2, "f": 1, "m": 5}),
+    "engine_wide": ("engine", {"p": 2, "m0": 4, "e": 128, "f": 128, "m": 50}),
+    "engine_exp_bound": ("engine", {"p": 3, "m0": 16, "e": 4, "f": 8, "m": 70}),
 }
 
 
