@@ -1,7 +1,13 @@
-"""The ``--numerics`` file of ``cascade emit-hls``: the attention datapath's types.
+"""The ``--numerics`` file of ``cascade emit-hls``: the attention datapath's types, and two
+choices every kernel follows: ``overflow: wrap`` (the default) or ``saturate`` (every stored
+tensor AP_SAT), and ``allow_overflow: true`` (C simulation reports overflows as warnings
+instead of failing on them).
 
 >>> load_numerics_text("io: ap_fixed<16,6>\\nscore: ap_fixed<24,12>\\n").score.width
 24
+>>> n = load_numerics_text("overflow: saturate\\nallow_overflow: true\\n")
+>>> n.score.overflow, n.allow_overflow
+('SAT', True)
 
 The file is read by :func:`einsum.yaml_fields` (bounded nesting and aliases, plain data
 only); each type is ASCII text of at most 100 characters, so that no Arabic-Indic or
@@ -24,12 +30,23 @@ _LONGEST_TYPE = 100
 
 def load_numerics_text(text: str, *, file: str = "<numerics>") -> AttentionNumerics:
     try:
-        nodes = yaml_fields(text, (*_TYPES, "table_bits"), required=(),
-                            shape="a numerics file is a mapping of type names")
+        nodes = yaml_fields(text, (*_TYPES, "table_bits", "overflow", "allow_overflow"),
+                            required=(), shape="a numerics file is a mapping of type names")
         fields: dict[str, Any] = {}
+        saturate = False
         for key, node in nodes.items():
             value = node_value(node)
-            if key == "table_bits":
+            if key == "overflow":
+                if value not in ("wrap", "saturate"):
+                    raise CascadeError(f"overflow must be wrap or saturate, not {value!r}",
+                                       line=node_line(node))
+                saturate = value == "saturate"
+            elif key == "allow_overflow":
+                if not isinstance(value, bool):
+                    raise CascadeError(f"allow_overflow must be true or false, not {value!r}",
+                                       line=node_line(node))
+                fields[key] = value
+            elif key == "table_bits":
                 if isinstance(value, bool) or not isinstance(value, int) \
                         or not 1 <= value <= 12:
                     raise CascadeError(f"table_bits must be a whole number 1..12, not "
@@ -42,7 +59,8 @@ def load_numerics_text(text: str, *, file: str = "<numerics>") -> AttentionNumer
                 except CascadeError as error:
                     raise CascadeError(f"{key}: {error.message}", line=node_line(node)
                                        ) from None
-        return AttentionNumerics(**fields)
+        numerics = AttentionNumerics(**fields)
+        return numerics.saturating() if saturate else numerics
     except CascadeError as error:
         raise error.located(file=file) from None
 

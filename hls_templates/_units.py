@@ -27,9 +27,10 @@ def c_literal(value: float) -> str:
 
 
 def table(name: str, values: Fixed, about: str) -> dict[str, Any]:
+    """A constant table for tables.h: typedef ``<name>_t`` and initialiser ``<NAME>_DATA``."""
     assert values.type is not None
     return {"name": name, "type": values.type.c_type(), "about": about,
-            "data": [c_literal(v) for v in values.to_float()]}
+            "entries": len(values), "data": [c_literal(v) for v in values.to_float()]}
 
 
 def _widths(prefix: str, t: FixedType) -> dict[str, Any]:
@@ -44,7 +45,8 @@ def exp_context(name: str, unit: ExpUnit) -> tuple[dict[str, Any], dict[str, Any
     if unit.reduced_type.fraction <= unit.table_bits:
         raise ValueError(f"exp unit {name}: its input needs more than {unit.table_bits} "
                          "fraction bits")
-    context = {"name": name, "table": f"{name}_table", "table_bits": unit.table_bits,
+    context = {"name": name, "table": f"{name}_table",
+               "table_type": f"{name}_table_t", "table_bits": unit.table_bits,
                "entries": len(unit.table), "log2e_t": log2e_type.c_type(),
                "log2e": c_literal(log2e), **_widths("in", unit.in_type),
                **_widths("out", unit.out_type), **_widths("reduced", unit.reduced_type),
@@ -54,7 +56,8 @@ def exp_context(name: str, unit: ExpUnit) -> tuple[dict[str, Any], dict[str, Any
 
 
 def reciprocal_context(name: str, unit: ReciprocalUnit) -> tuple[dict[str, Any], dict[str, Any]]:
-    context = {"name": name, "table": f"{name}_table", "table_bits": unit.table_bits,
+    context = {"name": name, "table": f"{name}_table",
+               "table_type": f"{name}_table_t", "table_bits": unit.table_bits,
                "entries": len(unit.table), "out_max": str(unit.out_type.max_raw),
                **_widths("in", unit.in_type), **_widths("out", unit.out_type),
                **_widths("table", unit.table_type)}
@@ -63,7 +66,8 @@ def reciprocal_context(name: str, unit: ReciprocalUnit) -> tuple[dict[str, Any],
 
 
 def gelu_context(name: str, unit: GeluUnit) -> tuple[dict[str, Any], dict[str, Any]]:
-    context = {"name": name, "table": f"{name}_table", "step_bits": unit.step_bits,
+    context = {"name": name, "table": f"{name}_table",
+               "table_type": f"{name}_table_t", "step_bits": unit.step_bits,
                "entries": unit.entries, **_widths("io", unit.io_type),
                **_widths("table", unit.table_type)}
     return context, table(f"{name}_table", unit.table,
@@ -85,7 +89,8 @@ def layernorm_context(name: str, unit: LayerNormUnit, n: int
     epsilon = Fixed.from_float([unit.epsilon], unit.variance_type)
     total = exact_sum(io.width, io.integer, n)
     squares = exact_sum(2 * stat.width, 2 * stat.integer, n)
-    context = {"name": name, "table": f"{name}_table", "table_bits": unit.table_bits,
+    context = {"name": name, "table": f"{name}_table",
+               "table_type": f"{name}_table_t", "table_bits": unit.table_bits,
                "entries": len(unit.table), "n": n,
                "inverse_n": c_literal(inverse_n.to_float()[0]),
                "epsilon": c_literal(epsilon.to_float()[0]), "stat_t": stat.c_type(),

@@ -19,6 +19,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,7 +27,7 @@ import numpy as np
 from einsum import CascadeError
 
 from ._exp import ExpUnit
-from ._fixed import Fixed, FixedType
+from ._fixed import Fixed, FixedType, tally
 from ._reciprocal import ReciprocalUnit
 
 __all__ = ["AttentionNumerics", "TiledAttention"]
@@ -47,11 +48,24 @@ class AttentionNumerics:
     accumulator: FixedType = field(default_factory=lambda: FixedType(48, 24))
     """The numerator: SPNV, SLNV, RNV."""
     table_bits: int = 6
+    allow_overflow: bool = False
+    """C simulation of a kernel with these types fails on any overflow (a value wrapped or
+    saturated by an assignment) unless this is set."""
+    saturate: bool = False
+    """Stored tensors saturate (AP_SAT) rather than wrap; set by :meth:`saturating`, which
+    kernels with types of their own (linear, softmax, encoder) follow too."""
 
     def __post_init__(self) -> None:
         if self.score.integer <= self.io.integer:
             raise CascadeError(f"the score type {self.score} needs more integer bits than "
                                f"the I/O type {self.io}")
+
+    def saturating(self) -> AttentionNumerics:
+        """The same widths with every stored tensor saturating (AP_SAT) instead of wrapping:
+        I/O, scores, denominator and numerator (exp outputs cannot overflow)."""
+        sat = {key: dataclasses.replace(getattr(self, key), overflow="SAT")
+               for key in ("io", "score", "sum", "accumulator")}
+        return dataclasses.replace(self, **sat, saturate=True)
 
     @property
     def difference(self) -> FixedType:
@@ -93,9 +107,12 @@ class TiledAttention:
         if isinstance(self.tile, bool) or not isinstance(self.tile, int) or self.tile < 1:
             raise CascadeError(f"tile must be a positive whole number, not {self.tile!r}")
 
-    def __call__(self, q: Fixed, k: Fixed, v: Fixed) -> Fixed:
-        """``softmax(Q K^T) V`` for Q (P x E), K (M x E), V (M x F); returns P x F."""
-        n = self.numerics
+    def __call__(self, q: Fixed, k: Fixed, v: Fixed, *,
+                 overflows: dict[str, int] | None = None) -> Fixed:
+        """``softmax(Q K^T) V`` for Q (P x E), K (M x E), V (M x F); returns P x F.
+        ``overflows``, when given, counts per tensor (QK, SPD, SLD, RD, SPNV, SLNV, RNV, AV)
+        the values its assignment wrapped or saturated."""
+        n, o = self.numerics, overflows
         q, k, v = q.cast(n.io), k.cast(n.io), v.cast(n.io)
         (queries, _), (keys, _), (_, width) = q.shape, k.shape, v.shape
         rm = Fixed(np.full(queries, n.score.min_raw, dtype=np.int64), n.score.fraction,
@@ -107,20 +124,20 @@ class TiledAttention:
             # QK[m0,p] = Q[e,p] * BK[e,m1,m0]: P x tile
             products = Fixed(np.asarray(q.raw)[:, None, :] * np.asarray(kt.raw)[None, :, :],
                              q.fraction + kt.fraction, bits=q.bits + kt.bits)
-            qk = _sum(products, 2).cast(n.score)
+            qk = tally(o, "QK", _sum(products, 2), n.score)
             lm = _max(qk, 1, n.score)
             new = Fixed(np.maximum(np.asarray(rm.raw), np.asarray(lm.raw)), n.score.fraction,
                         n.score, bits=n.score.width + 1)
             sln = n.exp((qk - _column(new)).cast(n.difference))
             prm = n.exp((rm - new).cast(n.difference))
-            spd = (prm * rd).cast(n.sum)
-            sld = _sum(sln, 1).cast(n.sum)
-            rd = (spd + sld).cast(n.sum)
-            spnv = (_column(prm) * rnv).cast(n.accumulator)
+            spd = tally(o, "SPD", prm * rd, n.sum)
+            sld = tally(o, "SLD", _sum(sln, 1), n.sum)
+            rd = tally(o, "RD", spd + sld, n.sum)
+            spnv = tally(o, "SPNV", _column(prm) * rnv, n.accumulator)
             weighted = Fixed(np.asarray(sln.raw)[:, :, None] * np.asarray(vt.raw)[None, :, :],
                              sln.fraction + vt.fraction, bits=sln.bits + vt.bits)
-            slnv = _sum(weighted, 1).cast(n.accumulator)
-            rnv = (spnv + slnv).cast(n.accumulator)
+            slnv = tally(o, "SLNV", _sum(weighted, 1), n.accumulator)
+            rnv = tally(o, "RNV", spnv + slnv, n.accumulator)
             rm = new
         scale = n.reciprocal(rd)
-        return (rnv * _column(scale)).cast(n.io)
+        return tally(o, "AV", rnv * _column(scale), n.io)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._fixed import Fixed, FixedType
+from ._fixed import Fixed, FixedType, tally
 from ._reciprocal import _bit_length
 from ._table import check_bits, interpolate
 
@@ -43,8 +43,10 @@ class LayerNormUnit:
         points = 1.0 + np.arange(3 * 2**self.table_bits + 1) / 2**self.table_bits
         return Fixed.from_float(1.0 / np.sqrt(points), self.table_type)
 
-    def rsqrt(self, v: Fixed) -> Fixed:
-        """1/sqrt(v) for v > 0 (in ``variance_type``)."""
+    def rsqrt(self, v: Fixed, *, overflows: dict[str, int] | None = None,
+              site: str = "rsqrt") -> Fixed:
+        """1/sqrt(v) for v > 0 (in ``variance_type``); a v below 2**-16 overflows
+        ``rsqrt_type`` (counted in ``overflows[site]``)."""
         raw = np.maximum(np.asarray(v.raw), 1)
         top = _bit_length(raw) - 1
         power = top - v.fraction
@@ -59,11 +61,15 @@ class LayerNormUnit:
         half = even_power // 2
         shifted = np.where(half >= 0, np.asarray(root.raw) >> np.clip(half, 0, 62),
                            np.asarray(root.raw) << np.clip(-half, 0, 62))
-        return Fixed(shifted, root.fraction, bits=root.bits + 64).cast(self.rsqrt_type)
+        return tally(overflows, site, Fixed(shifted, root.fraction, bits=root.bits + 64),
+                     self.rsqrt_type)
 
-    def __call__(self, x: Fixed, gamma: Fixed | None = None, beta: Fixed | None = None,
-                 ) -> Fixed:
-        io = self.io_type
+    def __call__(self, x: Fixed, gamma: Fixed | None = None, beta: Fixed | None = None, *,
+                 overflows: dict[str, int] | None = None, site: str = "LN") -> Fixed:
+        """LayerNorm of each row of ``x``; ``overflows`` counts, per assignment (site.mean,
+        .centred, .variance, .rsqrt, .scaled, .stretched, .out), the values it wrapped or
+        saturated."""
+        io, o = self.io_type, overflows
         x = x.cast(io)
         rows, n = x.shape
         inverse_n = Fixed.from_float([1.0 / n], FixedType(32, 0, signed=False,
@@ -74,21 +80,23 @@ class LayerNormUnit:
             return Fixed(np.asarray(v.raw).sum(axis=1), v.fraction, bits=v.bits + 32)
 
         pick = np.zeros(rows, dtype=np.int64)
-        mean = (row_sum(x) * inverse_n[pick]).cast(stat)
+        mean = tally(o, f"{site}.mean", row_sum(x) * inverse_n[pick], stat)
         column = np.repeat(np.arange(rows), n)
         flat = Fixed(np.asarray(x.raw).reshape(-1), x.fraction, bits=x.bits)
-        centred = (flat - mean[column]).cast(stat)
+        centred = tally(o, f"{site}.centred", flat - mean[column], stat)
         squares = centred * centred
         squares = Fixed(np.asarray(squares.raw).reshape(rows, n), squares.fraction,
                         bits=squares.bits)
         eps = Fixed.from_float([self.epsilon], self.variance_type)
-        variance = ((row_sum(squares) * inverse_n[pick]).cast(self.variance_type)
-                    + eps[pick]).cast(self.variance_type)
-        scale = self.rsqrt(variance)
+        variance = tally(o, f"{site}.variance",
+                         tally(o, f"{site}.variance", row_sum(squares) * inverse_n[pick],
+                               self.variance_type) + eps[pick], self.variance_type)
+        scale = self.rsqrt(variance, overflows=o, site=f"{site}.rsqrt")
         y = (centred * scale[column])
         if gamma is not None:
-            y = y.cast(stat) * gamma.cast(io)[np.tile(np.arange(n), rows)]
+            y = tally(o, f"{site}.scaled", y, stat) * gamma.cast(io)[np.tile(np.arange(n), rows)]
         if beta is not None:
-            y = y.cast(stat) + beta.cast(io)[np.tile(np.arange(n), rows)]
-        out = y.cast(io)
+            y = tally(o, f"{site}.stretched", y, stat) + \
+                beta.cast(io)[np.tile(np.arange(n), rows)]
+        out = tally(o, f"{site}.out", y, io)
         return Fixed(np.asarray(out.raw).reshape(rows, n), out.fraction, io, bits=out.bits)

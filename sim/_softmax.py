@@ -50,8 +50,11 @@ class OnlineSoftmax:
         t = self.score_type
         return FixedType(t.width + 1, t.integer + 1)
 
-    def statistics(self, scores: Fixed) -> tuple[Fixed, Fixed]:
-        """(recip(sum), bias) per row of ``scores`` (rows x keys), one key at a time."""
+    def statistics(self, scores: Fixed, *, overflows: dict[str, int] | None = None,
+                   ) -> tuple[Fixed, Fixed]:
+        """(recip(sum), bias) per row of ``scores`` (rows x keys), one key at a time;
+        ``overflows["SUM"]`` counts the running sums an assignment wrapped or saturated
+        (on the branch each key takes)."""
         scores = scores.cast(self.score_type)
         rows, keys = scores.shape
         bias = Fixed.constant(self.initial_bias, self.score_type, (rows,))
@@ -60,9 +63,14 @@ class OnlineSoftmax:
         for j in range(keys):
             s = scores[:, j]
             greater = s.raw > bias.raw
-            rescaled = (total * self.exp((bias - s).cast(self.difference_type))).cast(
-                self.sum_type) + one
+            product = total * self.exp((bias - s).cast(self.difference_type))
+            rescaled = product.cast(self.sum_type) + one
             grown = total + self.exp((s - bias).cast(self.difference_type))
+            if overflows is not None:
+                wrapped = np.where(greater, product.overflowed(self.sum_type).astype(int)
+                                   + rescaled.overflowed(self.sum_type),
+                                   grown.overflowed(self.sum_type))
+                overflows["SUM"] = overflows.get("SUM", 0) + int(np.sum(wrapped))
             total = Fixed(np.where(greater, rescaled.cast(self.sum_type).raw,
                                    grown.cast(self.sum_type).raw), self.sum_type.fraction,
                           self.sum_type, bits=self.sum_type.width + 1)
@@ -70,10 +78,11 @@ class OnlineSoftmax:
                          self.score_type, bits=self.score_type.width + 1)
         return self.reciprocal(total), bias
 
-    def probabilities(self, scores: Fixed) -> Fixed:
+    def probabilities(self, scores: Fixed, *, overflows: dict[str, int] | None = None,
+                      ) -> Fixed:
         """Softmax over the last axis of ``scores`` (rows x keys)."""
         scores = scores.cast(self.score_type)
-        recip, bias = self.statistics(scores)
+        recip, bias = self.statistics(scores, overflows=overflows)
         rows, keys = scores.shape
         column = np.repeat(np.arange(rows), keys)
         flat = Fixed(scores.raw.reshape(-1), scores.fraction, scores.type, bits=scores.bits)
