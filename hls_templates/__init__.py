@@ -8,9 +8,10 @@
 from __future__ import annotations
 
 from ._csim import CsimResult, Mismatch, csim
-from ._kernels import KERNELS, Kernel, Port, build_kernel
+from ._kernels import KERNELS, Kernel, Loop, Port, build_kernel
+from ._layout import Layout, pack, unpack
 from ._numerics import load_numerics
-from ._render import HlsError, emit_hls, write_vectors
+from ._render import HlsError, emit_hls, kernel_resources, render_sources, write_vectors
 from ._rtl import (
     ENGINE_CASES,
     RTL_UNITS,
@@ -50,6 +51,8 @@ __all__ = [
     "EngineSchedule",
     "HlsError",
     "Kernel",
+    "Layout",
+    "Loop",
     "Mismatch",
     "Port",
     "RtlError",
@@ -66,8 +69,11 @@ __all__ = [
     "engine_sizes",
     "engine_streams",
     "engine_vectors",
+    "kernel_resources",
     "lint",
     "load_numerics",
+    "pack",
+    "render_sources",
     "rtl_unit",
     "run_testbench",
     "softmax_unit",
@@ -77,6 +83,7 @@ __all__ = [
     "systolic_types",
     "unit_params",
     "unit_vectors",
+    "unpack",
     "vector_types",
     "verify_rtl",
     "verilator_bin",
