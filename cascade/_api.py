@@ -4,7 +4,7 @@ over it.
 >>> import cascade
 >>> result = cascade.map("fusemax", arch="fusemax", model="bert", seq=1024)
 >>> result.cycles, result.mapping.dram_loops
-(1695744, ())
+(1699572, ())
 >>> again = cascade.map("fusemax", arch="fusemax", model="bert", seq="1k",
 ...                     mapping=result.mapping)
 >>> again.cycles == result.cycles and again.energy_j == result.energy_j

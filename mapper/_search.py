@@ -3,9 +3,12 @@ rules over arrays.
 
 For every DRAM loop order the tiles are chosen (:func:`resolve_tiles`), and with them what
 the buffer holds and the DRAM traffic. Every Einsum then has options: a unit able to compute
-it and an assignment of its ranks to the unit's axes, each with its cycles and energy (ops,
-register files and the global-buffer reads its operand widths cause), all from
-:func:`sim.compute_rows` and :func:`sim.buffer_reads`. Options of one Einsum on one unit
+it, on a systolic unit a dataflow (output, weight or input stationary), and an assignment of
+its ranks to the unit's axes that the dataflow can run (:func:`sim.dataflow_problem`: only a
+rank it reduces in place goes on an axis), each with its cycles over all instances (fill,
+drain and folds included) and energy (ops, register files and the global-buffer reads its
+operand widths cause), all from :func:`sim.compute_rows`, :func:`sim.total_cycles` and
+:func:`sim.buffer_reads`. Options of one Einsum on one unit
 that another option beats in both cycles and energy are dropped (no objective prefers
 them); whole mappings are every combination of the remaining options, scored at once with
 numpy: latency is the busiest unit or DRAM, whichever is longer (one pipelined stage),
@@ -18,7 +21,7 @@ cycles and energy the search scored.
 >>> found = search(load("fusemax"), architecture("fusemax"), model("bert").shapes(1024),
 ...                batch=64, heads=12)
 >>> found.report.cycles
-1695744
+1699572
 """
 
 from __future__ import annotations
@@ -29,26 +32,32 @@ import time
 from collections.abc import Callable, Iterator
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from einsum import Cascade
 from sim import (
+    DATAFLOWS,
     Architecture,
     Binding,
+    ComputeRows,
     EinsumFacts,
     Mapping,
     MappingError,
     Report,
     Stage,
+    Unit,
     Workload,
     buffer_reads,
     check_cycles,
     compute_rows,
+    dataflow_problem,
     dram_cycles,
     evaluate_workload,
     memory_energy,
     stage_index,
+    total_cycles,
     traffic_plan,
     workload,
 )
@@ -88,33 +97,92 @@ class SearchResult:
 
 @dataclass(frozen=True)
 class _Options:
-    """The options of one Einsum: (unit, spatial) with cycles and energy per instance."""
+    """The options of one Einsum: (unit, dataflow, spatial) with cycles (all instances)
+    and energy."""
 
     units: np.ndarray
     spatials: tuple[tuple[str, ...], ...]
+    dataflows: tuple[str | None, ...]
     cycles: np.ndarray
     energy_pj: np.ndarray
 
 
 @dataclass(frozen=True)
 class _Scored:
-    """Every combination of options under one loop order."""
+    """Every combination of options under one loop order: its latency is the busiest
+    unit or DRAM, its energy the combination's and the traffic's."""
 
     loops: tuple[str, ...]
     tiles: dict[str, int]
-    options: tuple[_Options, ...]
-    grid: np.ndarray
-    cycles: np.ndarray
-    energy_pj: np.ndarray
-    choices: int
+    combos: _Combos
+    dram: int
+    fixed_pj: float
+
+    @property
+    def options(self) -> tuple[_Options, ...]:
+        return self.combos.options
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Options per Einsum: row r picks ``np.unravel_index(r, shape)``."""
+        return self.combos.shape
+
+    @property
+    def choices(self) -> int:
+        return self.combos.choices
+
+    @cached_property
+    def cycles(self) -> np.ndarray:
+        return np.maximum(self.combos.busiest, self.dram)
+
+    @cached_property
+    def energy_pj(self) -> np.ndarray:
+        return self.combos.energy_pj + self.fixed_pj
+
+    def cycles_of(self, row: int) -> int:
+        return max(int(self.combos.busiest[row]), int(self.dram))
+
+    def energy_of(self, row: int) -> float:
+        return float(self.combos.energy_pj[row] + self.fixed_pj)
+
+    def best(self, objective: str) -> int:
+        """The row :func:`_first` picks by ``objective`` (the first of the best), found
+        without scoring every row where the objective allows: under latency only rows
+        the busiest unit or DRAM keeps at the least latency are looked at."""
+        busiest, energy = self.combos.busiest, self.combos.energy_pj
+        if objective == "latency":
+            least = self.combos.least_busiest
+            rows = np.flatnonzero(busiest <= self.dram) if least <= self.dram else \
+                np.flatnonzero(busiest == least)
+            spent = energy[rows] + self.fixed_pj
+            return int(rows[np.argmax(spent == spent.min())])
+        if objective == "energy":
+            spent = energy + self.fixed_pj
+            rows = np.flatnonzero(spent == spent.min())
+            taken = np.maximum(busiest[rows], self.dram)
+            return int(rows[np.argmax(taken == taken.min())])
+        return int(_first(_key(objective, self.cycles, self.energy_pj), 1)[0])
 
 
-def _spatial_choices(f: EinsumFacts, axes: int,
-                     sizes: MappingABC[str, int]) -> list[tuple[str, ...]]:
-    """Ordered assignments of the Einsum's ranks to array axes. A rank the Einsum steps
-    through one element at a time (its recurrence) cannot be spread over PEs."""
+def _spatial_choices(f: EinsumFacts, unit: Unit, sizes: MappingABC[str, int]
+                     ) -> list[tuple[str | None, list[tuple[str, ...]]]]:
+    """Per dataflow (None on a unit that is not systolic), the ordered assignments of the
+    Einsum's ranks to array axes that it can run. A rank the Einsum steps through one
+    element at a time (its recurrence) cannot be spread over PEs. Every axis gets a rank
+    where a dataflow allows it; where it allows none so, fewer axes are used."""
     ranks = [r for r in dict.fromkeys(f.ranks) if sizes[r] > 1 and r != f.stepping]
-    return list(itertools.permutations(ranks, min(axes, len(ranks)))) or [()]
+    axes = len(unit.shape)
+    if not unit.systolic:
+        return [(None, list(itertools.permutations(ranks, min(axes, len(ranks)))) or [()])]
+    found: list[tuple[str | None, list[tuple[str, ...]]]] = []
+    for dataflow in DATAFLOWS:
+        for used in range(min(axes, len(ranks)), -1, -1):
+            legal = [s for s in itertools.permutations(ranks, used)
+                     if dataflow_problem(f, unit, dataflow, s) is None]
+            if legal:
+                found.append((dataflow, legal))
+                break
+    return found
 
 
 def _loop_orders(w: Workload) -> list[tuple[str, ...]]:
@@ -134,12 +202,13 @@ def _loop_orders(w: Workload) -> list[tuple[str, ...]]:
     return orders
 
 
-def _template(w: Workload, units: MappingABC[str, tuple[str, tuple[str, ...]]],
+def _template(w: Workload,
+              units: MappingABC[str, tuple[str, tuple[str, ...], str | None]],
               loops: tuple[str, ...], tiles: MappingABC[str, int | str]) -> Mapping:
     layout = w.layout
     return Mapping(
         name="searched",
-        bindings={n: Binding(u, s) for n, (u, s) in units.items()},
+        bindings={n: Binding(u, s, dataflow=d) for n, (u, s, d) in units.items()},
         dram_loops=loops, tiles=dict(tiles),
         placement={n: "spill" for n in w.facts if n not in layout.outputs},
         stages=(Stage(tuple(w.facts)),), memory="overlapped")
@@ -175,7 +244,8 @@ class _LoopPlan:
 
 
 def _loop_plan(w: Workload, arch: Architecture, loops: tuple[str, ...],
-               units: MappingABC[str, tuple[str, tuple[str, ...]]]) -> _LoopPlan | MappingError:
+               units: MappingABC[str, tuple[str, tuple[str, ...], str | None]],
+               ) -> _LoopPlan | MappingError:
     # Tiles, traffic and occupancy depend on the buffer's size in words, not on the units,
     # bandwidth or clock: a sweep over those reuses them.
     key = ("loop plan", loops, arch.global_buffer.capacity_bytes, arch.word_bytes)
@@ -202,16 +272,72 @@ def _able(arch: Architecture, f: EinsumFacts) -> list[str]:
 
 
 @dataclass(frozen=True)
+class _UnitChoices:
+    """What one Einsum can do on one unit: its (dataflow, spatial) choices, the compute
+    rows of each dataflow's choices, and their cycles over all instances."""
+
+    choices: tuple[tuple[str | None, tuple[str, ...]], ...]
+    rows: tuple[ComputeRows, ...]
+    cycles: np.ndarray
+    compute_pj: float
+
+
+def _unit_choices(w: Workload, arch: Architecture, f: EinsumFacts, name: str
+                  ) -> _UnitChoices:
+    # The same for every loop order, buffer, bandwidth and clock: only the unit matters.
+    unit = arch.units[name]
+    key = ("unit choices", f.name, unit.cost_id)
+    found = w.memo.get(key)
+    if found is None:
+        choices: list[tuple[str | None, tuple[str, ...]]] = []
+        rows = []
+        # Which choices a dataflow allows does not depend on the axes' sizes.
+        known = ("spatial choices", f.name, len(unit.shape), unit.systolic)
+        allowed = w.memo.get(known)
+        if allowed is None:
+            allowed = w.memo[known] = _spatial_choices(f, unit, w.sizes)
+        for dataflow, spatials in allowed:
+            rows.append(compute_rows(f, arch, name, spatials, w.sizes, dataflow=dataflow))
+            choices.extend((dataflow, s) for s in spatials)
+        found = _UnitChoices(tuple(choices), tuple(rows),
+                             np.concatenate([total_cycles(r, w.instances) for r in rows]),
+                             sum(rows[0].energy_pj.values()) * w.instances)
+        w.memo[key] = found
+    return found
+
+
+def _unit_options(w: Workload, arch: Architecture, f: EinsumFacts, name: str,
+                  every: _UnitChoices, held: frozenset[str], read_pj: float,
+                  ) -> tuple[list[int], list[int], list[float]]:
+    """The choices of ``every`` that no other beats in both cycles and energy (the compute
+    and the buffer reads of the operands ``held`` there): indices, cycles, energy."""
+    operands_held = tuple(o.source in held for o in f.operands)
+    key = ("unit options", f.name, arch.units[name].cost_id, operands_held, read_pj)
+    found = w.memo.get(key)
+    if found is None:
+        reads = np.concatenate([np.broadcast_to(buffer_reads(f, r, held), r.cycles.shape)
+                                for r in every.rows])
+        pj = every.compute_pj + reads * w.instances * read_pj
+        keep = _pareto(every.cycles, pj)
+        found = ([int(k) for k in keep], [int(every.cycles[k]) for k in keep],
+                 [float(pj[k]) for k in keep])
+        w.memo[key] = found
+    return found
+
+
+@dataclass(frozen=True)
 class _Combos:
-    """Every combination of the Einsums' options: the busiest unit's cycles per instance
-    and the energy of the compute and the buffer reads, one row per combination."""
+    """Every combination of the Einsums' options: the busiest unit's cycles (all
+    instances) and the energy of the compute and the buffer reads, one row per
+    combination."""
 
     options: tuple[_Options, ...]
-    grid: np.ndarray
+    shape: tuple[int, ...]
     busiest: np.ndarray
     energy_pj: np.ndarray
     choices: int
-    """(unit, spatial) choices before dominated ones were dropped."""
+    """(unit, dataflow, spatial) choices before dominated ones were dropped."""
+    least_busiest: int
 
 
 def _combos(w: Workload, arch: Architecture, held: frozenset[str],
@@ -221,41 +347,50 @@ def _combos(w: Workload, arch: Architecture, held: frozenset[str],
     gb = arch.global_buffer
     read_pj = (gb.read_pj_per_row or 0.0) / gb.row_values
     units = list(arch.units)
-    key = ("combos", held, objective, read_pj, tuple(arch.units[u].cost_key for u in units))
+    key = ("combos", held, objective, read_pj, tuple(arch.units[u].cost_id for u in units))
     found = w.memo.get(key)
     if found is not None:
         return found
     options = []
     choices = 0
     for f in w.facts.values():
-        unit_ids, spatials, cycles, energy = [], [], [], []
+        unit_ids, spatials, dataflows, cycles, energy = [], [], [], [], []
         for name in _able(arch, f):
             j = units.index(name)
-            spatial_choices = _spatial_choices(f, len(arch.units[name].shape), w.sizes)
-            r = compute_rows(f, arch, name, spatial_choices, w.sizes, memo=w.memo)
-            choices += len(spatial_choices)
-            pj = (sum(r.energy_pj.values()) * w.instances
-                  + buffer_reads(f, r, held) * w.instances * read_pj)
-            pj = np.broadcast_to(np.asarray(pj, dtype=float), r.cycles.shape)
-            for k in _pareto(r.cycles, pj):
+            every = _unit_choices(w, arch, f, name)
+            choices += len(every.choices)
+            for k, c, pj in zip(*_unit_options(w, arch, f, name, every, held, read_pj),
+                                strict=True):
                 unit_ids.append(j)
-                spatials.append(spatial_choices[k])
-                cycles.append(int(r.cycles[k]))
-                energy.append(float(pj[k]))
-        options.append(_Options(np.array(unit_ids), tuple(spatials),
+                dataflows.append(every.choices[k][0])
+                spatials.append(every.choices[k][1])
+                cycles.append(c)
+                energy.append(pj)
+        options.append(_Options(np.array(unit_ids), tuple(spatials), tuple(dataflows),
                                 np.array(cycles, dtype=np.int64), np.array(energy)))
     options = _trim(options, objective)
-    grid = np.stack(np.meshgrid(*(np.arange(len(o.cycles)) for o in options),
-                                indexing="ij"), axis=-1).reshape(-1, len(options))
-    load = np.zeros((len(grid), len(units)), dtype=np.int64)
-    energy_pj = np.zeros(len(grid))
+    # Every combination at once, as an array with one axis per Einsum (its options): each
+    # unit's load is the broadcast sum of its Einsums' cycles, the busiest unit the most.
+    shape = tuple(len(o.cycles) for o in options)
+
+    def along(i: int, values: np.ndarray) -> np.ndarray:
+        return values.reshape([-1 if k == i else 1 for k in range(len(shape))])
+
+    busiest = np.zeros(shape, dtype=np.int64)
+    for j in range(len(units)):
+        load = np.zeros((), dtype=np.int64)
+        for i, o in enumerate(options):
+            if (o.units == j).any():
+                load = load + along(i, np.where(o.units == j, o.cycles, 0))
+        if load.ndim:
+            busiest = np.maximum(busiest, load)
+    energy_pj = np.zeros(())
     for i, o in enumerate(options):
-        # Each option's cycles in its own unit's column, gathered for every combination.
-        per_unit = np.zeros((len(o.cycles), len(units)), dtype=np.int64)
-        per_unit[np.arange(len(o.cycles)), o.units] = o.cycles
-        load += per_unit[grid[:, i]]
-        energy_pj = energy_pj + o.energy_pj[grid[:, i]]
-    found = _Combos(tuple(options), grid, load.max(axis=1), energy_pj, choices)
+        energy_pj = energy_pj + along(i, o.energy_pj)
+    busiest = busiest.reshape(-1)
+    found = _Combos(tuple(options), shape, busiest,
+                    np.broadcast_to(energy_pj, shape).reshape(-1), choices,
+                    int(busiest.min()))
     w.memo[key] = found
     return found
 
@@ -269,7 +404,7 @@ def _score_orders(w: Workload, arch: Architecture, objective: str,
         if not able:
             raise MappingError(f"no unit of {arch.name} can compute {f.name} "
                                f"(it needs {', '.join(f.ops)})")
-        first[f.name] = (able[0], ())
+        first[f.name] = (able[0], (), None)
     orders = _loop_orders(w)
     for done, loops in enumerate(orders):
         if progress is not None:
@@ -287,9 +422,7 @@ def _score_orders(w: Workload, arch: Architecture, objective: str,
             continue
         fixed_pj = sum(memory_energy(w, arch, plan.traffic, 0).energy_pj.values())
         combos = _combos(w, arch, plan.held, objective)
-        total = np.maximum(combos.busiest * w.instances, dram)
-        yield _Scored(loops, plan.tiles, combos.options, combos.grid, total,
-                      combos.energy_pj + fixed_pj, combos.choices)
+        yield _Scored(loops, plan.tiles, combos, dram, fixed_pj)
 
 
 def _trim(options: list[_Options], objective: str) -> list[_Options]:
@@ -299,7 +432,8 @@ def _trim(options: list[_Options], objective: str) -> list[_Options]:
         o = options[i]
         keep = np.lexsort(_key(objective, o.cycles, o.energy_pj))[:-1]
         options[i] = _Options(o.units[keep], tuple(o.spatials[k] for k in keep),
-                              o.cycles[keep], o.energy_pj[keep])
+                              tuple(o.dataflows[k] for k in keep), o.cycles[keep],
+                              o.energy_pj[keep])
     return options
 
 
@@ -308,17 +442,22 @@ def _first(keys: list[np.ndarray], count: int) -> np.ndarray:
     last); a linear scan when only the best is wanted."""
     if count > 1:
         return np.lexsort(keys)[:count]
-    rows = np.arange(len(keys[0]))
-    for key in reversed(keys):
-        rows = rows[key[rows] == key[rows].min()]
+    rows = np.flatnonzero(keys[-1] == keys[-1].min())
+    for key in reversed(keys[:-1]):
+        if len(rows) == 1:
+            break
+        column = key[rows]
+        rows = rows[column == column.min()]
     return rows[:1]
 
 
 def _mapping(w: Workload, arch: Architecture, scored: _Scored, row: int) -> Mapping:
     units = list(arch.units)
     bindings = {}
-    for f, o, k in zip(w.facts.values(), scored.options, scored.grid[row], strict=True):
-        bindings[f.name] = (units[int(o.units[k])], o.spatials[k])
+    picked = np.unravel_index(row, scored.shape)
+    for f, o, k in zip(w.facts.values(), scored.options, picked, strict=True):
+        k = int(k)
+        bindings[f.name] = (units[int(o.units[k])], o.spatials[k], o.dataflows[k])
     return _template(w, bindings, scored.loops, scored.tiles)
 
 
@@ -354,7 +493,13 @@ def search_workload(w: Workload, arch: Architecture, *, objective: str = "latenc
         if isinstance(scored, MappingError):
             last_error = scored.message
             continue
-        evaluated += len(scored.grid)
+        evaluated += len(scored.combos.busiest)
+        if keep == 0:
+            k = scored.best(objective)
+            keys = _key(objective, np.array([scored.cycles_of(k)]),
+                        np.array([scored.energy_of(k)]))
+            best.append((tuple(float(key[0]) for key in reversed(keys)), scored, k))
+            continue
         keys = _key(objective, scored.cycles, scored.energy_pj)
         for k in _first(keys, keep + 1):
             best.append((tuple(float(key[k]) for key in reversed(keys)), scored, int(k)))
@@ -390,6 +535,6 @@ def scored_candidates(w: Workload, arch: Architecture, *, objective: str = "late
     for scored in _score_orders(w, arch, objective):
         if isinstance(scored, MappingError):
             continue
-        for row in range(0, len(scored.grid), every):
+        for row in range(0, len(scored.combos.busiest), every):
             yield Candidate(_mapping(w, arch, scored, row), int(scored.cycles[row]),
                             float(scored.energy_pj[row]) * 1e-12)

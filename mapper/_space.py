@@ -1,8 +1,9 @@
 """Exhaustive mapping space of one Einsum on one unit, scored with the cost rules.
 
-Every assignment of ranks to the array axes, every order of the DRAM loops over all the
-Einsum's ranks and every power-of-two tile of every rank (and the whole rank) is scored at
-once: :func:`sim.compute_rows` with one row per spatial choice, :func:`sim.buffer_plan` and
+Every assignment of ranks to the array axes (on a systolic unit, under each dataflow, those
+it can run), every order of the DRAM loops over all the Einsum's ranks and every
+power-of-two tile of every rank (and the whole rank) is scored at once:
+:func:`sim.compute_rows` with one row per spatial choice, :func:`sim.buffer_plan` and
 :func:`sim.dram_words` with one row per tiling. The best candidate is a :class:`Mapping`
 that :func:`sim.evaluate` costs to the same cycles and energy.
 
@@ -10,8 +11,10 @@ that :func:`sim.evaluate` costs to the same cycles and energy.
 >>> from sim import architecture
 >>> gemm = parse_text("Y[n,t] = X[k,t] * W[k,n]", name="linear")
 >>> space = einsum_space(gemm, architecture("fusemax"), "array2d", {"K": 768, "N": 768, "T": 4096})
->>> space.candidates > 10_000, space.best_cycles
-(True, 36864)
+>>> space.candidates > 10_000, space.best_cycles   # 768 x 768 x 4096 / 65536 + fill, drain
+(True, 37374)
+>>> space.mapping.bindings["Y"]
+Binding(unit='array2d', spatial=('N', 'T'), operands=None, dataflow='os')
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 
 from einsum import Cascade
 from sim import (
+    DATAFLOWS,
     Architecture,
     Binding,
     Mapping,
@@ -32,9 +36,11 @@ from sim import (
     buffer_plan,
     buffer_reads,
     compute_rows,
+    dataflow_problem,
     dram_cycles,
     dram_words,
     memory_energy,
+    total_cycles,
     workload,
 )
 
@@ -63,13 +69,23 @@ def einsum_space(cascade: Cascade, arch: Architecture, unit_name: str,
     (f,) = w.facts.values()
     unit = arch.units[unit_name]
     ranks = list(dict.fromkeys(f.ranks))
-    spatials = list(itertools.permutations(ranks, len(unit.shape)))
-    rows = compute_rows(f, arch, unit_name, spatials, w.sizes)
-    compute_pj = sum(rows.energy_pj.values()) * w.instances
+    every = list(itertools.permutations(ranks, len(unit.shape)))
+    # (dataflow, spatial) choices, grouped by dataflow: on a systolic unit those each
+    # dataflow can run, elsewhere every assignment with the ideal unit.
+    groups = [(d, [s for s in every if dataflow_problem(f, unit, d, s) is None])
+              for d in DATAFLOWS] if unit.systolic else [(None, every)]
+    groups = [(d, spatials) for d, spatials in groups if spatials]
+    if not groups:
+        raise MappingError(f"no dataflow of {unit_name} can spread {f.name} over all its "
+                           "axes")
+    choices = [(d, s) for d, spatials in groups for s in spatials]
+    parts = [compute_rows(f, arch, unit_name, spatials, w.sizes, dataflow=d)
+             for d, spatials in groups]
+    compute_pj = sum(parts[0].energy_pj.values()) * w.instances
     gb = arch.global_buffer
     axes = np.meshgrid(*(_tiles(w.sizes[r]) for r in ranks), indexing="ij")
     tiles = {r: a.reshape(-1) for r, a in zip(ranks, axes, strict=True)}
-    compute = rows.cycles * w.instances
+    compute = np.concatenate([total_cycles(r, w.instances) for r in parts])
 
     orders = list(itertools.permutations(ranks))
     best: tuple[tuple[float, float], Mapping, int, float] | None = None
@@ -83,8 +99,8 @@ def einsum_space(cascade: Cascade, arch: Architecture, unit_name: str,
         words = sum(traffic.values())
         dram = dram_cycles(w, arch, np.asarray(words))
         memory_pj = sum(memory_energy(w, arch, traffic, 0).energy_pj.values())
-        reads_pj = (buffer_reads(f, rows, plan.occupancy) * w.instances / gb.row_values
-                    * (gb.read_pj_per_row or 0.0))
+        reads = np.concatenate([buffer_reads(f, r, plan.occupancy) for r in parts])
+        reads_pj = reads * w.instances / gb.row_values * (gb.read_pj_per_row or 0.0)
         cycles = np.maximum(compute[:, None], np.where(plan.fits, dram, np.inf)[None, :])
         joules = (compute_pj + reads_pj[:, None] + np.asarray(memory_pj)[None, ...]) * 1e-12
         joules = np.broadcast_to(joules, cycles.shape)
@@ -98,11 +114,12 @@ def einsum_space(cascade: Cascade, arch: Architecture, unit_name: str,
         key = (float(score[s, t]), float(cycles[s, t]))
         if best is None or key < best[0]:
             chosen = Mapping(name="einsum-space",
-                             bindings={f.name: Binding(unit_name, spatials[s])},
+                             bindings={f.name: Binding(unit_name, choices[s][1],
+                                                       dataflow=choices[s][0])},
                              dram_loops=order, tiles={r: int(v[t]) for r, v in tiles.items()},
                              stages=(Stage((f.name,)),))
             best = (key, chosen, int(cycles[s, t]), float(joules[s, t]))
     if best is None:
         raise MappingError(f"no mapping of {f.name} fits {arch.name}'s buffer")
-    return EinsumSpace(len(spatials) * len(orders) * axes[0].size, valid, best[2], best[3],
+    return EinsumSpace(len(choices) * len(orders) * axes[0].size, valid, best[2], best[3],
                        best[1])

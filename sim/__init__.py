@@ -34,6 +34,8 @@ from ._arch import (
 )
 from ._attention import AttentionNumerics, TiledAttention
 from ._cost import (
+    GEMM,
+    GEMM_SPATIAL,
     MAX_CYCLES,
     ComputeRows,
     EinsumReport,
@@ -46,14 +48,19 @@ from ._cost import (
     buffer_reads,
     check_cycles,
     compute_rows,
+    dataflow_problem,
     dram_cycles,
     dram_words,
     evaluate,
     evaluate_workload,
+    fold_overhead,
     memory_energy,
     plan_groups,
     resolved_tiles,
     stage_index,
+    stationary_ranks,
+    systolic_cycles,
+    total_cycles,
     traffic_plan,
 )
 from ._encoder import ENCODER_ATTENTION, WEIGHT_NAMES, EncoderLayer
@@ -64,7 +71,15 @@ from ._headers import ap_types_include
 from ._hls4ml import Hls4mlSoftmax
 from ._layernorm import LayerNormUnit
 from ._linear import LinearUnit
-from ._mapping import Binding, Mapping, Stage, load_mapping, mapping_from_dict, mapping_yaml
+from ._mapping import (
+    DATAFLOWS,
+    Binding,
+    Mapping,
+    Stage,
+    load_mapping,
+    mapping_from_dict,
+    mapping_yaml,
+)
 from ._numerics import FixedNumerics
 from ._reciprocal import ReciprocalUnit
 from ._resources import (
@@ -82,8 +97,11 @@ from ._softmax import DEFAULT_SOFTMAX, OnlineSoftmax, softmax_config
 from ._workload import MAX_POINTS, EinsumFacts, Operand, Workload, is_view, workload
 
 __all__ = [
+    "DATAFLOWS",
     "DEFAULT_SOFTMAX",
     "ENCODER_ATTENTION",
+    "GEMM",
+    "GEMM_SPATIAL",
     "MAX_CYCLES",
     "MAX_POINTS",
     "OVERFLOW",
@@ -139,6 +157,7 @@ __all__ = [
     "buffer_resources",
     "check_cycles",
     "compute_rows",
+    "dataflow_problem",
     "design_resources",
     "device_names",
     "dram_cycles",
@@ -146,6 +165,7 @@ __all__ = [
     "dsp_per_multiplier",
     "evaluate",
     "evaluate_workload",
+    "fold_overhead",
     "fpga_device",
     "gelu_erf",
     "gelu_tanh",
@@ -160,8 +180,11 @@ __all__ = [
     "resolved_tiles",
     "softmax_config",
     "stage_index",
+    "stationary_ranks",
+    "systolic_cycles",
     "table_luts",
     "tally",
+    "total_cycles",
     "traffic_plan",
     "unit_resources",
     "workload",

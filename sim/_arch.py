@@ -122,13 +122,21 @@ class FpgaCost:
     """What one PE of an FPGA unit costs: its multiplier's operand widths (for DSPs), the
     tables it reads, and LUTs and flip-flops of the rest of its datapath. ``dsp_per_pe``,
     when given (calibrated from synthesis), replaces the count derived from one multiplier:
-    a unit with several multipliers (exp, reciprocal, interpolation) needs it."""
+    a unit with several multipliers (exp, reciprocal, interpolation) needs it.
+
+    LUTs and flip-flops may scale with the datapath's width: a PE ``b`` bits wide costs
+    ``lut_per_pe + lut_per_bit * b`` LUTs (and likewise FFs), where ``b`` is a lane's word
+    width or an array PE's two operand widths summed; the unit's own PEs are ``bits`` wide.
+    Without per-bit costs, ``lut_per_pe`` and ``ff_per_pe`` are the whole PE's."""
 
     multiplier_bits: tuple[int, int] | None = None
     tables: tuple[Table, ...] = ()
     lut_per_pe: int = 0
     ff_per_pe: int = 0
     dsp_per_pe: int | None = None
+    bits: int | None = None
+    lut_per_bit: float = 0.0
+    ff_per_bit: float = 0.0
 
     def __post_init__(self) -> None:
         if self.multiplier_bits is not None:
@@ -137,12 +145,26 @@ class FpgaCost:
                                    f"not {len(self.multiplier_bits)} of them")
             for bits in self.multiplier_bits:
                 _positive(bits, "multiplier_bits", integer=True)
-        for key in ("lut_per_pe", "ff_per_pe", "dsp_per_pe"):
+        for key in ("lut_per_bit", "ff_per_bit"):
             value = getattr(self, key)
-            if key == "dsp_per_pe" and value is None:
+            if isinstance(value, bool) or not isinstance(value, int | float) or \
+                    not 0 <= value < 1e6:
+                raise CascadeError(f"{key} must be a number >= 0, not {value!r}")
+            if value and not self.bits:
+                raise CascadeError(f"{key} needs bits: the width the unit's PEs are built at")
+        for key in ("lut_per_pe", "ff_per_pe", "dsp_per_pe", "bits"):
+            value = getattr(self, key)
+            if key in ("dsp_per_pe", "bits") and value is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise CascadeError(f"{key} must be a whole number >= 0, not {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise CascadeError(f"{key} must be a whole number, not {value!r}")
+            # with a per-bit cost, the per-PE one is a fit's intercept: only the sum at the
+            # unit's width must be >= 0
+            per_bit = {"lut_per_pe": self.lut_per_bit, "ff_per_pe": self.ff_per_bit}.get(key)
+            total = value + (per_bit * self.bits if per_bit and self.bits else 0)
+            if (value < 0 and not per_bit) or total < 0:
+                raise CascadeError(f"{key} must be >= 0{' at the unit width' if per_bit else ''}"
+                                   f", not {value!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -196,12 +218,31 @@ class Unit:
     """Each PE is an HLS pipeline: it starts a whole point of an Einsum every initiation
     interval, its operations in separate hardware, so a point costs the cycles of its
     slowest operation rather than the sum of all of them."""
+    fold_overlap: bool = False
+    """Under a dataflow (``Binding.dataflow``), successive folds of this systolic unit
+    overlap: its accumulators and stationary operands are double-buffered, so the next
+    fold fills while the last one drains and a run of folds pays the fill, the drain and
+    the read-out once (FuseMax's 2D array pipelines successive tiles). False: every fold
+    pays them, as SCALE-Sim's arrays and the project's RTL do."""
+    readout_cycles: int = 0
+    """Cycles this systolic unit spends after a fold's drain reading its results out
+    (0: results leave through the array's edge while the wavefront drains, as SCALE-Sim
+    counts; the project's RTL reads one row of accumulators a cycle, then clears them:
+    rows + 1)."""
 
     def __post_init__(self) -> None:
         _text(self.name, "unit name")
-        for key in ("systolic", "pipelined"):
+        for key in ("systolic", "pipelined", "fold_overlap"):
             if not isinstance(getattr(self, key), bool):
                 raise CascadeError(f"unit {self.name}: {key} must be true or false")
+        readout = self.readout_cycles
+        if isinstance(readout, bool) or not isinstance(readout, int) \
+                or not 0 <= readout <= 2**20:
+            raise CascadeError(f"unit {self.name}: readout_cycles must be a whole number from "
+                               f"0 to 2**20, not {_shown(readout)}")
+        if not self.systolic and (self.fold_overlap or readout):
+            raise CascadeError(f"unit {self.name}: fold_overlap and readout_cycles describe "
+                               "the folds of a systolic unit; this one is not systolic")
         if len(self.shape) not in (1, 2):
             raise CascadeError(f"unit {self.name}: shape must have 1 or 2 axes, not {self.shape}")
         for size in self.shape:
@@ -217,8 +258,16 @@ class Unit:
     @cached_property
     def cost_key(self) -> tuple[object, ...]:
         """Everything of the unit that its compute cost depends on, hashable (for caches)."""
-        return (self.name, self.shape, self.systolic, self.pipelined, self.register_file,
+        return (self.name, self.shape, self.systolic, self.pipelined, self.fold_overlap,
+                self.readout_cycles, self.register_file,
                 tuple((k, op.cycles, op.energy_pj) for k, op in self.ops.items()))
+
+    @cached_property
+    def cost_id(self) -> int:
+        """A 64-bit digest of :attr:`cost_key`, which cache keys hash far faster than the
+        key itself; the same in every process (it travels with a pickled unit)."""
+        digest = hashlib.blake2b(repr(self.cost_key).encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big")
 
     @property
     def pes(self) -> int:
@@ -797,8 +846,14 @@ def architecture_document(arch: Architecture) -> dict[str, Any]:
         del unit["name"]  # the key names the unit
         # Fields added after the first files were written stay out at their defaults, so
         # that those files read the same as before.
-        if not unit["pipelined"]:
-            del unit["pipelined"]
+        for key, default in (("pipelined", False), ("fold_overlap", False),
+                             ("readout_cycles", 0)):
+            if unit[key] == default:
+                del unit[key]
+        fpga = unit.get("fpga")
+        for key, default in (("bits", None), ("lut_per_bit", 0.0), ("ff_per_bit", 0.0)):
+            if fpga is not None and fpga[key] == default:
+                del fpga[key]
     for key, default in (("weight_bytes", None), ("ports", {}), ("buffers", {})):
         if document[key] == default:
             del document[key]

@@ -9,7 +9,10 @@ architecture, mapping) data:
   temporal steps left when the spatial ranks are spread over the array axes
   (``ceil(size / axis)`` per spatial rank); on a pipelined unit (an HLS datapath) a point
   costs its slowest op kind's cycles instead; a sparse Einsum's steps shrink with the
-  points it computes;
+  points it computes; under a dataflow (output, weight or input stationary) a systolic
+  unit's steps come in folds, each paying SCALE-Sim's fill, drain and stationary load
+  (once per run on a unit whose folds overlap), and only ranks the dataflow reduces in
+  place may be spread over its axes;
 * schedule: stages run in sequence, the Einsums of one stage overlap on their units, a
   ``drain`` stage exposes a reduction across the array (one axis length per tile);
 * buffer: staged input tiles, the carried state of recurrences, outputs accumulated over a
@@ -41,17 +44,20 @@ import math
 from collections.abc import Mapping as MappingABC
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
 
-from einsum import Cascade, CascadeError, rank_of, touched
+from einsum import Cascade, CascadeError, Einsum, parse_text, rank_of, touched
 
-from ._arch import Architecture, Unit
+from ._arch import Architecture, Dram, GlobalBuffer, OpCost, Unit
 from ._mapping import Mapping, Stage
 from ._workload import EinsumFacts, Workload, workload
 
 __all__ = [
+    "GEMM",
+    "GEMM_SPATIAL",
     "MAX_CYCLES",
     "ComputeRows",
     "EinsumReport",
@@ -64,14 +70,19 @@ __all__ = [
     "buffer_reads",
     "check_cycles",
     "compute_rows",
+    "dataflow_problem",
     "dram_cycles",
     "dram_words",
     "evaluate",
     "evaluate_workload",
+    "fold_overhead",
     "memory_energy",
     "plan_groups",
     "resolved_tiles",
     "stage_index",
+    "stationary_ranks",
+    "systolic_cycles",
+    "total_cycles",
     "traffic_plan",
 ]
 
@@ -105,6 +116,12 @@ class EinsumReport:
     busy_pe_cycles: int
     ops: dict[str, int]
     stage: int
+    fill_cycles: int = 0
+    """Cycles paid once for all instances: the fill and drain of a unit whose folds
+    overlap (see ``sim.compute_rows``)."""
+    dataflow: str | None = None
+    folds: int = 0
+    """Folds per (batch, head) under its dataflow."""
 
 
 @dataclass(frozen=True)
@@ -159,34 +176,139 @@ class ComputeRows:
     """One Einsum on one unit, per (batch, head), one row per spatial choice."""
 
     cycles: np.ndarray
+    """Cycles per instance: the steps at the points' op cycles and, on a systolic unit
+    under a dataflow whose folds do not overlap, every fold's fill, drain and read-out."""
     steps: np.ndarray
     """Temporal steps: the points each PE computes in turn."""
     widths: np.ndarray
-    """(rows, operands): words of each operand the array reads per step."""
+    """(rows, operands): words of each operand the array reads per fetch."""
     busy: int
     """PE-cycles of work (cycles if every PE were busy)."""
     energy_pj: dict[str, float]
     """Ops and register-file accesses (the same for every row)."""
     rf_reads: int
     rf_writes: int
+    fill: np.ndarray
+    """Cycles paid once for the run of all instances' folds: the fill, drain and read-out
+    of a systolic unit whose folds overlap (0 otherwise)."""
+    folds: np.ndarray
+    """Folds per instance under a dataflow (loads of the stationary tensor; 0 without)."""
+    stationary: int | None = None
+    """The operand a weight- or input-stationary dataflow keeps in the PEs (its index):
+    fetched once a fold, where every other operand is fetched every step."""
 
 
 def _ceil(a: Array, b: Array) -> Array:
     return -(-a // b)
 
 
+def total_cycles(rows: ComputeRows, instances: int) -> np.ndarray:
+    """Cycles of an Einsum over all ``instances`` on its unit, per row: every instance's
+    cycles, and once the fill and drain of a unit whose folds overlap. The one rule by
+    which :func:`evaluate` and the search add an Einsum to its unit's load."""
+    return rows.cycles * instances + rows.fill
+
+
+_RANKS: dict[int, tuple[Einsum, tuple[str, ...], frozenset[str]]] = {}
+"""Output and reduced ranks by Einsum (by identity: hashing an Einsum costs more than
+finding them again), each entry holding its Einsum so that its id stays its own."""
+
+
+def _ranks_of(einsum: Einsum) -> tuple[tuple[str, ...], frozenset[str]]:
+    """An Einsum's output ranks and the ranks it reduces (as written, not their splits)."""
+    found = _RANKS.get(id(einsum))
+    if found is None or found[0] is not einsum:
+        if len(_RANKS) >= 4096:
+            _RANKS.clear()
+        found = _RANKS[id(einsum)] = (einsum,
+                                      tuple(rank_of(v) for v in einsum.output.variables),
+                                      frozenset(rank_of(v) for v in einsum.reduced_ranks))
+    return found[1], found[2]
+
+
+def stationary_ranks(f: EinsumFacts, dataflow: str) -> tuple[str, ...] | None:
+    """Ranks of the tensor ``dataflow`` keeps in the PEs for a fold: the output (``os``),
+    the last operand (``ws``, the weights of ``X * W``) or the first (``is``, the inputs);
+    None where the Einsum has no such operand."""
+    if dataflow == "os":
+        return _ranks_of(f.einsum)[0]
+    if not f.operands:
+        return None
+    return (f.operands[-1] if dataflow == "ws" else f.operands[0]).ranks
+
+
+_DATAFLOW_NAMES = {"os": "output-stationary", "ws": "weight-stationary",
+                   "is": "input-stationary"}
+
+
+def dataflow_problem(f: EinsumFacts, unit: Unit, dataflow: str,
+                     spatial: Sequence[str]) -> str | None:
+    """Why ``spatial`` (row axis first) cannot run under ``dataflow`` on ``unit``, or None.
+    Only a rank the dataflow reduces in place may be spread over an axis: output-stationary
+    PEs each keep one output, so no reduced rank goes on an axis; weight- and
+    input-stationary PEs pass partial sums down their columns, so the row axis takes a rank
+    the Einsum reduces and the column axis one it does not. Every spread rank indexes the
+    stationary tensor (it is what stays in the PEs)."""
+    if dataflow not in _DATAFLOW_NAMES:
+        return f"dataflow must be one of {', '.join(_DATAFLOW_NAMES)}, not {dataflow!r}"
+    name = _DATAFLOW_NAMES[dataflow]
+    if not unit.systolic:
+        return f"{unit.name} is not systolic, so it has no {name} dataflow"
+    held = stationary_ranks(f, dataflow)
+    if held is None:
+        return f"{f.name} has no operand for a {name} dataflow to keep"
+    reduced = _ranks_of(f.einsum)[1]
+    if dataflow == "os":
+        for rank in spatial:
+            if rank in reduced:
+                return (f"{name} PEs each keep one output of {f.name}, so {rank}, which it "
+                        "reduces, cannot be spread over an array axis")
+        return None
+    if spatial and spatial[0] not in reduced:
+        return (f"{name} PEs reduce down the columns, so the row axis takes a rank that "
+                f"{f.name} reduces ({', '.join(sorted(reduced)) or 'it reduces none'}), "
+                f"not {spatial[0]}")
+    if len(spatial) > 1 and spatial[1] in reduced:
+        return (f"{name} PEs reduce only down the columns, so {spatial[1]}, which "
+                f"{f.name} reduces, cannot go on the column axis")
+    for rank in spatial:
+        if rank not in held:
+            operand = f.operands[-1 if dataflow == "ws" else 0].tensor
+            return f"{name} PEs keep {operand}, which {rank} does not index"
+    return None
+
+
+def fold_overhead(unit: Unit, dataflow: str) -> int:
+    """Cycles a fold spends beyond streaming its points (SCALE-Sim v2's count,
+    ``scalesim/compute/systolic_compute_{os,ws,is}.py``): the wavefront's skew across the
+    rows and the columns, ``rows + cols - 2`` (``skew_matrix`` of each demand matrix), and
+    for weight and input stationary the ``rows`` cycles that load the stationary tile
+    first (``inter_fold_gap_prefix = arr_row``); then the unit's own read-out."""
+    rows, cols = (*unit.shape, 1)[:2]
+    return rows + cols - 2 + (rows if dataflow != "os" else 0) + unit.readout_cycles
+
+
 def compute_rows(f: EinsumFacts, arch: Architecture, unit_name: str,
                  spatials: Sequence[tuple[str, ...]], sizes: MappingABC[str, int], *,
-                 operands: str | None = None, mapping_name: str = "candidate",
+                 operands: str | None = None, dataflow: str | None = None,
+                 mapping_name: str = "candidate",
                  memo: dict[Any, Any] | None = None) -> ComputeRows:
     """Cycles, steps and operand widths of ``f`` on ``unit_name`` for each spatial choice.
 
     Every point writes (or accumulates) its result in the PE's register file; when the
     operands are kept there (``operands="register_file"``, the default of a non-systolic
     unit) every point also reads them there.
+
+    Without a ``dataflow`` the unit is ideal: its cycles are the steps at the points' op
+    cycles. Under one (a systolic unit: ``os``, ``ws`` or ``is``), the steps come in folds:
+    one fold per load of the stationary tensor (:func:`stationary_ranks`), during which
+    the ranks that do not index it stream by. Each fold also pays :func:`fold_overhead`
+    (fill, drain, stationary load, read-out), or, on a unit whose folds overlap, the run
+    pays it once (``fill``). A fold over a part of the array (a rank smaller than its
+    axis, the last of a ragged rank) takes as long as a full one.
     """
     unit: Unit = arch.units[unit_name]
-    key = ("rows", f.name, unit.cost_key, tuple(spatials), operands)
+    key = ("rows", f.name, unit.cost_id, tuple(spatials), operands, dataflow)
     if memo is not None and key in memo:
         return memo[key]
     per_point = 0
@@ -208,7 +330,10 @@ def compute_rows(f: EinsumFacts, arch: Architecture, unit_name: str,
     if unit.register_file is not None:
         energy[f"{unit_name}.rf"] = (f.points * unit.register_file.write_pj
                                      + reads * unit.register_file.read_pj)
-    steps, widths = [], []
+    held = None if dataflow is None else stationary_ranks(f, dataflow)
+    overhead = 0 if dataflow is None else fold_overhead(unit, dataflow)
+    per_fold = 0 if unit.fold_overlap else overhead
+    steps, cycles, widths, folds = [], [], [], []
     for spatial in spatials:
         if len(spatial) > len(unit.shape):
             raise MappingError(f"mapping {mapping_name}: {f.name} maps {len(spatial)} ranks "
@@ -217,22 +342,98 @@ def compute_rows(f: EinsumFacts, arch: Architecture, unit_name: str,
             if rank not in sizes:
                 raise MappingError(f"mapping {mapping_name}: {f.name} maps unknown rank "
                                    f"{rank} onto {unit_name}")
+        if dataflow is not None:
+            problem = dataflow_problem(f, unit, dataflow, spatial)
+            if problem is not None:
+                raise MappingError(f"mapping {mapping_name}: {f.name} on {unit_name} with "
+                                   f"spatial [{', '.join(spatial)}]: {problem}")
         axes = dict(zip(spatial, unit.shape, strict=False))
         n = math.prod(_ceil(sizes[r], axes[r]) if r in axes else sizes[r] for r in f.ranks)
+        fold = 0
+        if held is not None:
+            # The ranks that do not index the stationary tensor stream through a fold.
+            stream = math.prod(sizes[r] for r in f.ranks if r not in axes and r not in held)
+            fold = n // stream
         if f.points < f.dense:
             # A sparse Einsum skips the points it does not compute, to first order in
-            # proportion (masks at tile granularity skip exactly).
+            # proportion (masks at tile granularity skip exactly), and the folds with them.
             n = _ceil(n * f.points, f.dense)
+            fold = _ceil(fold * f.points, f.dense)
         steps.append(n)
+        cycles.append(n * per_point + fold * per_fold)
+        folds.append(fold)
         widths.append([math.prod(min(axes[r], sizes[r]) for r in o.ranks if r in axes)
                        for o in f.operands])
-    steps_array = np.array(steps, dtype=np.int64)
-    rows = ComputeRows(steps_array * per_point, steps_array,
-                       np.array(widths, dtype=np.int64).reshape(len(spatials), -1),
-                       f.points * per_point, energy, reads, f.points)
+    count = len(spatials)
+    once = overhead - per_fold  # the whole overhead, once, where folds overlap
+    stationary = (None if held is None or dataflow == "os"
+                  else len(f.operands) - 1 if dataflow == "ws" else 0)
+    rows = ComputeRows(np.array(cycles, dtype=np.int64), np.array(steps, dtype=np.int64),
+                       np.array(widths, dtype=np.int64).reshape(count, -1),
+                       f.points * per_point, energy, reads, f.points,
+                       np.full(count, once, dtype=np.int64),
+                       np.array(folds, dtype=np.int64), stationary)
     if memo is not None:
         memo[key] = rows
     return rows
+
+
+GEMM = "Y[m,n] = A[m,k] * B[k,n]"
+"""The GEMM :func:`systolic_cycles` costs: A (M x K) the inputs, B (K x N) the weights."""
+GEMM_SPATIAL = {"os": ("M", "N"), "ws": ("K", "N"), "is": ("K", "M")}
+"""Ranks on the (row, column) axes under each dataflow, as SCALE-Sim maps a GEMM: output
+stationary keeps Y's M x N tile and streams K; weight stationary keeps B's K x N tile and
+streams M; input stationary keeps A's K x M tile and streams N."""
+
+
+@cache
+def _gemm() -> Cascade:
+    return parse_text(GEMM, name="gemm")
+
+
+@cache
+def _systolic_arch(rows: int, cols: int, fold_overlap: bool, readout_cycles: int
+                   ) -> Architecture:
+    unit = Unit(name="array", shape=(rows, cols), ops={"mac": OpCost(cycles=1)},
+                systolic=True, fold_overlap=fold_overlap, readout_cycles=readout_cycles)
+    return Architecture(name="systolic", title="a systolic array of one-cycle MACs",
+                        source="sim.systolic_cycles", node="-", clock_mhz=1000.0,
+                        word_bytes=1, dram=Dram(bandwidth_bytes_per_s=1.0, access_bits=8),
+                        global_buffer=GlobalBuffer(capacity_bytes=1, row_values=1, banks=1),
+                        units={"array": unit})
+
+
+def systolic_cycles(dataflow: str, rows: int, cols: int, m: int, k: int, n: int, *,
+                    fold_overlap: bool = False, readout_cycles: int = 0,
+                    instances: int = 1) -> int:
+    """Cycles the cost rules give the GEMM ``Y[m,n] = A[m,k] * B[k,n]`` (``instances``
+    of it back to back) on a ``rows`` x ``cols`` systolic array of one-cycle MACs under
+    ``dataflow`` (``os``, ``ws``, ``is``), with the ranks on the axes as SCALE-Sim puts
+    them (:data:`GEMM_SPATIAL`): :func:`compute_rows` of that binding, the very rule
+    ``cascade map`` applies. Without ``fold_overlap`` every fold pays
+    ``rows + cols - 2`` for the wavefront (``+ rows`` loading the stationary tile under
+    ``ws`` and ``is``) and ``readout_cycles`` after it.
+
+    >>> systolic_cycles("os", 128, 128, 1024, 64, 1024)   # 64 folds of 64 + 254
+    20352
+    >>> systolic_cycles("ws", 128, 128, 1024, 64, 1024)   # K = 64 fills half the rows
+    11248
+    >>> systolic_cycles("os", 4, 4, 4, 256, 4, readout_cycles=4 + 1)  # the project's RTL
+    267
+    """
+    if dataflow not in GEMM_SPATIAL:
+        raise MappingError(f"dataflow must be one of {', '.join(GEMM_SPATIAL)}, "
+                           f"not {dataflow!r}")
+    for what, value in (("rows", rows), ("cols", cols), ("m", m), ("k", k), ("n", n),
+                        ("instances", instances)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 2**40:
+            raise MappingError(f"{what} must be a whole number from 1 to 2**40, "
+                               f"not {value!r}")
+    arch = _systolic_arch(rows, cols, bool(fold_overlap), readout_cycles)
+    w = workload(_gemm(), {"M": m, "K": k, "N": n})
+    rows_ = compute_rows(w.facts["Y"], arch, "array", [GEMM_SPATIAL[dataflow]], w.sizes,
+                         dataflow=dataflow)
+    return int(total_cycles(rows_, instances)[0])
 
 
 # ----- buffer
@@ -645,10 +846,12 @@ def evaluate_workload(w: Workload, arch: Architecture, mapping: Mapping) -> Repo
             raise MappingError(f"mapping {mapping.name}: {arch.name} has no unit "
                                f"{binding.unit!r} (units: {', '.join(arch.units)})")
         row = compute_rows(f, arch, binding.unit, [binding.spatial], w.sizes,
-                           operands=binding.operands, mapping_name=mapping.name, memo=w.memo)
+                           operands=binding.operands, dataflow=binding.dataflow,
+                           mapping_name=mapping.name, memo=w.memo)
         rows[f.name] = row
         reports[f.name] = EinsumReport(f.name, binding.unit, int(row.cycles[0]), row.busy,
-                                       dict(f.ops), stage_of[f.name])
+                                       dict(f.ops), stage_of[f.name], int(row.fill[0]),
+                                       binding.dataflow, int(row.folds[0]))
         for key, pj in row.energy_pj.items():
             energy[key] = energy.get(key, 0.0) + pj * instances
         for key, count in ((f"{binding.unit}.rf.reads", row.rf_reads),
@@ -660,23 +863,25 @@ def evaluate_workload(w: Workload, arch: Architecture, mapping: Mapping) -> Repo
     dram_bytes_per_head = sum(traffic.values()) * word
 
     unit_cycles = dict.fromkeys(arch.units, 0)
-    for r in reports.values():
+    totals = {name: int(total_cycles(row, instances)[0]) for name, row in rows.items()}
+    for name, r in reports.items():
         assert r.unit is not None
-        unit_cycles[r.unit] += r.cycles * instances
-    stage_cycles = [_stage_cycles(w, arch, mapping, stage, reports)
+        unit_cycles[r.unit] += totals[name]
+    # Cycles of each stage over all instances.
+    stage_cycles = [_stage_cycles(w, arch, mapping, stage, totals, reports)
                     for stage in mapping.stages]
     if mapping.memory == "concurrent":
         # Instances flow through the stages as a pipeline, each unit working through its
         # share of every instance: the busiest unit (or DRAM) sets the pace.
         compute = max(unit_cycles.values(), default=0)
     else:
-        compute = sum(stage_cycles) * instances
+        compute = sum(stage_cycles)
     dram = dram_cycles(w, arch, sum(traffic.values()))
     check_cycles(max(compute, dram), arch, f"{w.cascade.name} under mapping {mapping.name}")
     if mapping.memory != "per_stage":
         total = max(compute, dram)
     else:
-        total = sum(max(c * instances, dram_cycles(w, arch, traffic_by_stage.get(i, 0)))
+        total = sum(max(c, dram_cycles(w, arch, traffic_by_stage.get(i, 0)))
                     for i, c in enumerate(stage_cycles))
 
     utilisation = dict.fromkeys(arch.units, 0.0)
@@ -725,9 +930,14 @@ class MemoryEnergy:
 
 def buffer_reads(f: EinsumFacts, rows: ComputeRows, held: MappingABC[str, object]) -> Array:
     """Words the array reads from the global buffer for ``f``, per row: each operand held
-    there, once per temporal step, as many words as it spreads over the array axes."""
+    there, as many words as it spreads over the array axes, at every fetch (every temporal
+    step; once a fold for the operand a dataflow keeps in the PEs)."""
     mask = np.array([o.source in held for o in f.operands], dtype=np.int64)
-    return rows.steps * (rows.widths @ mask if mask.size else 0)
+    reads = rows.steps * (rows.widths @ mask if mask.size else 0)
+    kept = rows.stationary
+    if kept is not None and mask[kept]:
+        reads = reads - (rows.steps - rows.folds) * rows.widths[:, kept]
+    return reads
 
 
 def memory_energy(w: Workload, arch: Architecture, traffic: MappingABC[str, Array],
@@ -752,7 +962,8 @@ def memory_energy(w: Workload, arch: Architecture, traffic: MappingABC[str, Arra
 
 
 def _stage_cycles(w: Workload, arch: Architecture, mapping: Mapping, stage: Stage,
-                  reports: dict[str, EinsumReport]) -> int:
+                  totals: dict[str, int], reports: dict[str, EinsumReport]) -> int:
+    """Cycles of a stage over all instances: its busiest unit's Einsums, or a drain."""
     if stage.drain is not None:
         f = w.facts.get(stage.drain)
         binding = mapping.bindings.get(stage.drain)
@@ -763,14 +974,14 @@ def _stage_cycles(w: Workload, arch: Architecture, mapping: Mapping, stage: Stag
         reduced = {rank_of(v) for v in f.einsum.reduced_ranks}
         axis = max((size for r, size in zip(binding.spatial, unit.shape, strict=False)
                     if r in reduced), default=1)
-        rows = compute_rows(f, arch, binding.unit, [binding.spatial], w.sizes,
-                            mapping_name=mapping.name)
-        return int(rows.steps[0]) * axis
+        drained = compute_rows(f, arch, binding.unit, [binding.spatial], w.sizes,
+                               dataflow=binding.dataflow, mapping_name=mapping.name)
+        return int(drained.steps[0]) * axis * w.instances
     per_unit: dict[str, int] = {}
     for name in stage.einsums:
         report = reports.get(name)
         if report is None:
             continue
         assert report.unit is not None
-        per_unit[report.unit] = per_unit.get(report.unit, 0) + report.cycles
+        per_unit[report.unit] = per_unit.get(report.unit, 0) + totals[name]
     return max(per_unit.values(), default=0)

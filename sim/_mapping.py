@@ -3,8 +3,12 @@
 A mapping is data (YAML or JSON round-trip; :func:`load_mapping` reads a YAML file with
 each error at its line, :func:`mapping_yaml` writes one):
 
-* ``bindings``: per Einsum, the compute unit and the rank mapped to each array axis;
-  Einsums that do no arithmetic (views such as ``BK[e,m1,m0] = K[e,m1*M0+m0]``) need none.
+* ``bindings``: per Einsum, the compute unit and the rank mapped to each array axis (row
+  axis first), and on a systolic unit its ``dataflow``: ``os`` (each PE keeps an output
+  while the reduction streams by), ``ws`` (each keeps a value of the last operand, the
+  weights) or ``is`` (of the first operand, the inputs), with fill, drain and folds
+  counted (``sim.compute_rows``); without one the unit is ideal (MACs / PEs). Einsums that
+  do no arithmetic (views such as ``BK[e,m1,m0] = K[e,m1*M0+m0]``) need none.
 * ``dram_loops``: the loops above the global buffer, outer to inner. Rank ``R`` steps by
   ``tiles[R]`` (default 1), so ``P`` with ``tiles: {P: 65536}`` walks the P2 query tiles.
 * ``tiles``: elements of a rank held on chip at once; ``auto`` takes the largest that fits.
@@ -37,14 +41,17 @@ from einsum import CascadeError, read_text
 
 from ._arch import _document, _line, _Lines, _shown, _where, _yaml_text
 
-__all__ = ["Binding", "Mapping", "Stage", "load_mapping", "mapping_from_dict", "mapping_yaml"]
+__all__ = ["DATAFLOWS", "Binding", "Mapping", "Stage", "load_mapping", "mapping_from_dict",
+           "mapping_yaml"]
 
 _PLACEMENTS = ("dram", "spill", "buffer")
 _MEMORY = ("overlapped", "per_stage", "concurrent")
 _OPERANDS = ("neighbours", "register_file")
+DATAFLOWS = ("os", "ws", "is")
+"""Dataflows of a systolic unit: output, weight or input stationary."""
 
 _FIELDS = ("bindings", "dram_loops", "memory", "name", "placement", "stages", "tiles")
-_BINDING_FIELDS = ("operands", "spatial", "unit")
+_BINDING_FIELDS = ("dataflow", "operands", "spatial", "unit")
 _STAGE_FIELDS = ("dram_loops", "einsums", "tiles")
 _DRAIN_FIELDS = ("drain",)
 _HEADER = "# cascade mapping; load with --mapping FILE\n"
@@ -70,6 +77,12 @@ def _names(value: Any, what: str, example: str) -> tuple[str, ...]:
 def _check_operands(operands: Any) -> None:
     if operands is not None and operands not in _OPERANDS:
         raise CascadeError(f"operands must be one of {', '.join(_OPERANDS)}, not {operands!r}")
+
+
+def _check_dataflow(dataflow: Any) -> None:
+    if dataflow is not None and dataflow not in DATAFLOWS:
+        raise CascadeError(f"dataflow must be one of {', '.join(DATAFLOWS)}, not "
+                           f"{_shown(dataflow)}")
 
 
 def _check_placement(name: str, tensor: str, where: Any) -> None:
@@ -119,15 +132,18 @@ class Binding:
     """Where an Einsum runs. ``operands`` says how PEs get their operands under this
     dataflow: passed from neighbour to neighbour (systolic), or kept in the PE's register
     file and read there every op (a stationary operand and the partial sum); None takes the
-    unit's default."""
+    unit's default. ``dataflow`` (``os``, ``ws``, ``is``; systolic units only) says which
+    tensor stays in the PEs for a fold; None: the ideal unit (no fill, drain or folds)."""
 
     unit: str
     spatial: tuple[str, ...]
     operands: str | None = None
+    dataflow: str | None = None
 
     def __post_init__(self) -> None:
         _check_text(self.unit, "unit")
         _check_operands(self.operands)
+        _check_dataflow(self.dataflow)
 
 
 @dataclass(frozen=True)
@@ -177,6 +193,7 @@ class Mapping:
             "name": self.name,
             "bindings": {e: {"unit": b.unit, "spatial": list(b.spatial)}
                          | ({"operands": b.operands} if b.operands else {})
+                         | ({"dataflow": b.dataflow} if b.dataflow else {})
                          for e, b in self.bindings.items()},
             "dram_loops": list(self.dram_loops),
             "tiles": dict(self.tiles),
@@ -287,7 +304,9 @@ def _build(data: dict[str, Any], lines: _Lines | None) -> Mapping:
         at((*path, "unit"), _check_text, entry["unit"], "unit")
         spatial = names(entry["spatial"], (*path, "spatial"), "[M0, P]")
         at((*path, "operands"), _check_operands, entry.get("operands"))
-        bindings[einsum] = Binding(entry["unit"], spatial, entry.get("operands"))
+        at((*path, "dataflow"), _check_dataflow, entry.get("dataflow"))
+        bindings[einsum] = Binding(entry["unit"], spatial, entry.get("operands"),
+                                   entry.get("dataflow"))
 
     stages = []
     schedule = data.get("stages", [])

@@ -278,7 +278,7 @@ BAD_MAPPINGS = [
      "stages, tiles"),
     ("unknown field in a binding",
      "name: qk\nbindings:\n  QK:\n    unit: array2d\n    spatial: [M0, P]\n    spacial: [P]\n",
-     "6: unknown field 'spacial' in bindings.QK; known: operands, spatial, unit"),
+     "6: unknown field 'spacial' in bindings.QK; known: dataflow, operands, spatial, unit"),
     ("placement wrong", _MAPPING + "placement:\n  Q: dram\n  K: disk\n",
      "6: mapping qk: placement of K must be one of dram, spill, buffer, not 'disk'"),
     ("bad tile", _MAPPING + "tiles:\n  P: auto\n  M0: 0\n",
@@ -322,8 +322,8 @@ def test_mapping_data_obeys_the_same_rules_without_a_line() -> None:
     with pytest.raises(CascadeError) as caught:
         mapping_from_dict({"name": "qk", "bindings": {"QK": {"unit": "array2d",
                                                              "spatial": ["P"], "spacial": []}}})
-    assert str(caught.value) == ("unknown field 'spacial' in bindings.QK; known: operands, "
-                                 "spatial, unit")
+    assert str(caught.value) == ("unknown field 'spacial' in bindings.QK; known: dataflow, "
+                                 "operands, spatial, unit")
     with pytest.raises(CascadeError) as caught:
         mapping_from_dict({"name": "qk", "bindings": {}, "dram_loops": ["P", "P"]})
     assert str(caught.value) == "mapping qk: a rank appears twice in dram_loops"

@@ -4,17 +4,30 @@ regressions for the wrong answers the model used to give; physics as properties.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from cascade import main
 from einsum import load, model, validate
 from mapper import scored_candidates, search, search_workload
-from sim import Architecture, MappingError, architecture, evaluate, evaluate_workload, workload
+from sim import (
+    Architecture,
+    Binding,
+    MappingError,
+    architecture,
+    compute_rows,
+    dataflow_problem,
+    evaluate,
+    evaluate_workload,
+    fold_overhead,
+    total_cycles,
+    workload,
+)
 
 ALGORITHMS = ("fusemax", "one_pass", "three_pass", "two_pass_deferred", "gqa", "causal",
               "sliding_window", "linear_attention", "split_k", "mla")
@@ -31,15 +44,26 @@ def _shapes(name: str, seq: int, head: int = 16) -> tuple[dict[str, int], int]:
     return shapes, instances
 
 
-def _arch(preset: str, array: int, buffer_kib: int, bandwidth: float) -> Architecture:
-    return architecture(preset, array=array, buffer_mib=buffer_kib / 1024,
+def _arch(preset: str, array: int, buffer_kib: int, bandwidth: float,
+          folds: tuple[bool, int] = (True, 0)) -> Architecture:
+    """A preset resized; ``folds`` (overlap, read-out cycles) of its systolic 2D array: the
+    presets overlap their folds, SCALE-Sim's array and the RTL pay every fold."""
+    arch = architecture(preset, array=array, buffer_mib=buffer_kib / 1024,
                         bandwidth_gib_s=bandwidth)
+    overlap, readout = folds
+    unit = dataclasses.replace(arch.units["array2d"], fold_overlap=overlap,
+                               readout_cycles=readout)
+    return dataclasses.replace(arch, units={**arch.units, "array2d": unit})
 
 
+# Under the search every systolic unit runs a dataflow (output, weight or input stationary),
+# so every candidate scored below carries one per 2D Einsum, on arrays whose folds overlap
+# or pay each its fill, drain and read-out.
 architectures = st.builds(_arch, st.sampled_from(["fusemax", "flat"]),
                           st.sampled_from([4, 8, 16, 64]),
                           st.sampled_from([1, 4, 64, 4096]),
-                          st.sampled_from([1.0, 50.0, 400.0]))
+                          st.sampled_from([1.0, 50.0, 400.0]),
+                          st.sampled_from([(True, 0), (False, 0), (False, 3), (True, 5)]))
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -54,9 +78,65 @@ def test_every_scored_candidate_is_what_evaluate_says(name: str, seq: int, arch:
         report = evaluate_workload(w, arch, candidate.mapping)
         assert report.cycles == candidate.cycles
         assert report.energy_j == pytest.approx(candidate.energy_j, rel=1e-9)
+        for name, binding in candidate.mapping.bindings.items():
+            unit = arch.units[binding.unit]
+            assert (binding.dataflow is not None) == unit.systolic
+            if binding.dataflow is not None:  # only what the dataflow reduces in place
+                assert dataflow_problem(w.facts[name], unit, binding.dataflow,
+                                        binding.spatial) is None
         checked += 1
         if checked == 40:
             break
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(ALGORITHMS), arch=architectures, data=st.data())
+def test_any_binding_a_dataflow_allows_costs_what_its_rule_says(
+        name: str, arch: Architecture, data: st.DataObject) -> None:
+    # A random dataflow and spatial choice per 2D Einsum of a searched mapping: evaluate
+    # refuses exactly the choices dataflow_problem refuses, and costs the others as
+    # compute_rows and total_cycles say.
+    shapes, instances = _shapes(name, 64)
+    w = workload(load(name), shapes, batch=instances)
+    try:
+        found = search_workload(w, arch, keep=0)
+    except MappingError:
+        return
+    bindings = dict(found.mapping.bindings)
+    unit = arch.units["array2d"]
+    for f in w.facts.values():
+        if bindings[f.name].unit != "array2d":
+            continue
+        ranks = [r for r in dict.fromkeys(f.ranks) if w.sizes[r] > 1]
+        dataflow = data.draw(st.sampled_from(["os", "ws", "is"]))
+        choices = [s for k in range(min(2, len(ranks)) + 1)
+                   for s in itertools.permutations(ranks, k)]
+        if data.draw(st.booleans()):  # half the time one it allows
+            choices = [s for s in choices
+                       if dataflow_problem(f, unit, dataflow, s) is None] or [()]
+        spatial = data.draw(st.sampled_from(choices))
+        bindings[f.name] = Binding("array2d", spatial, dataflow=dataflow)
+    mapping = dataclasses.replace(found.mapping, bindings=bindings)
+    problems = [dataflow_problem(w.facts[n], unit, b.dataflow, b.spatial)
+                for n, b in bindings.items() if b.dataflow]
+    if any(problems):
+        with pytest.raises(MappingError, match=r"with spatial \[.*\]: "):
+            evaluate_workload(w, arch, mapping)
+        return
+    report = evaluate_workload(w, arch, mapping)
+    on_2d = [f for f in w.facts.values() if bindings[f.name].unit == "array2d"]
+    expected = 0
+    for f in on_2d:
+        b = bindings[f.name]
+        rows = compute_rows(f, arch, "array2d", [b.spatial], w.sizes, dataflow=b.dataflow)
+        expected += int(total_cycles(rows, w.instances)[0])
+        ideal = compute_rows(f, arch, "array2d", [b.spatial], w.sizes)
+        overhead = fold_overhead(unit, b.dataflow)
+        per_fold = 0 if unit.fold_overlap else overhead
+        assert rows.cycles[0] == ideal.cycles[0] + int(rows.folds[0]) * per_fold
+        assert rows.fill[0] == (overhead if unit.fold_overlap else 0)
+        assert 0 < rows.folds[0] <= max(rows.steps[0], 1)
+    assert report.unit_cycles["array2d"] == expected
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -119,6 +199,9 @@ def test_less_hardware_never_helps(name: str, arch: Architecture, change: str) -
                "bandwidth_gib_s": arch.dram.bandwidth_bytes_per_s / 2**30 / 4,
                "clock_mhz": arch.clock_mhz / 2}[change]
     less = arch.replace(**{change: smaller})
+    # Every fold of an array that does not overlap them crosses the whole array, so a
+    # bigger one can be slower on small ranks (SCALE-Sim agrees: tests/test_systolic.py).
+    assume(change != "array" or arch.units["array2d"].fold_overlap)
     try:
         big = search(cascade, arch, shapes, batch=instances)
     except MappingError:  # less of it cannot fit either
@@ -132,6 +215,11 @@ def test_less_hardware_never_helps(name: str, arch: Architecture, change: str) -
         return
     if change == "clock_mhz":
         assert small.report.seconds >= big.report.seconds
+    elif change == "array":
+        # More PEs never hurt, but for the one longer fill and drain of a bigger array
+        # whose folds overlap.
+        fills = sum(e.fill_cycles for e in big.report.einsums)
+        assert small.report.cycles >= big.report.cycles - fills
     else:
         assert small.report.cycles >= big.report.cycles
 
