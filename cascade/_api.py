@@ -282,7 +282,9 @@ class MapResult:
             binding = self.mapping.bindings.get(e.name)
             rows.append({"einsum": e.name, "unit": e.unit, "stage": e.stage,
                          "spatial": None if binding is None else ",".join(binding.spatial),
-                         "cycles_per_instance": e.cycles, "busy_pe_cycles": e.busy_pe_cycles,
+                         "dataflow": e.dataflow, "folds": e.folds,
+                         "cycles_per_instance": e.cycles, "fill_cycles": e.fill_cycles,
+                         "busy_pe_cycles": e.busy_pe_cycles,
                          **{f"ops_{k}": v for k, v in e.ops.items()}})
         return pandas.DataFrame(rows)
 

@@ -120,10 +120,14 @@ def _print_design(result: _api.MapResult) -> None:
         print(f"{t:<8} {report.buffer_bytes_by_tensor.get(t, 0):>14,} "
               f"{report.dram_bytes_by_tensor.get(t, 0):>18,}  {note}")
     print()
-    print(f"{'einsum':<8} {'unit':<9} {'spatial':<10} {'cycles/head':>14}")
+    # cycles/head includes each fold's fill and drain; "once" is paid once for all heads
+    # by an array whose folds overlap
+    print(f"{'einsum':<8} {'unit':<9} {'spatial':<10} {'dataflow':<8} {'folds':>10} "
+          f"{'cycles/head':>14} {'once':>8}")
     for e in report.einsums:
         b = result.mapping.bindings[e.name]
-        print(f"{e.name:<8} {e.unit:<9} {','.join(b.spatial):<10} {e.cycles:>14,}")
+        print(f"{e.name:<8} {e.unit:<9} {','.join(b.spatial):<10} {e.dataflow or '-':<8} "
+              f"{e.folds:>10,} {e.cycles:>14,} {e.fill_cycles:>8,}")
     print()
     for unit, util in report.utilisation.items():
         print(f"{unit}: {report.unit_cycles[unit]:,} busy cycles, utilisation {util:.4f}")
