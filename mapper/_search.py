@@ -43,6 +43,7 @@ from sim import (
     Binding,
     ComputeRows,
     EinsumFacts,
+    LevelTiling,
     Mapping,
     MappingError,
     Report,
@@ -50,12 +51,17 @@ from sim import (
     Unit,
     Workload,
     buffer_reads,
+    capacity_words,
     check_cycles,
     compute_rows,
     dataflow_problem,
     dram_cycles,
     evaluate_workload,
+    level_cycles,
+    level_traffic,
     memory_energy,
+    per_core,
+    read_sets,
     stage_index,
     total_cycles,
     traffic_plan,
@@ -116,7 +122,10 @@ class _Scored:
     tiles: dict[str, int]
     combos: _Combos
     dram: int
+    """The slowest memory link: DRAM's cycles, or a level's."""
     fixed_pj: float
+    levels: dict[str, dict[str, int]]
+    """The tiles of each level below the global buffer (its loops are ``loops``)."""
 
     @property
     def options(self) -> tuple[_Options, ...]:
@@ -204,9 +213,11 @@ def _loop_orders(w: Workload) -> list[tuple[str, ...]]:
 
 def _template(w: Workload,
               units: MappingABC[str, tuple[str, tuple[str, ...], str | None]],
-              loops: tuple[str, ...], tiles: MappingABC[str, int | str]) -> Mapping:
+              loops: tuple[str, ...], tiles: MappingABC[str, int | str],
+              levels: MappingABC[str, MappingABC[str, int | str]] | None = None) -> Mapping:
     layout = w.layout
     return Mapping(
+        levels={n: LevelTiling(loops, dict(t)) for n, t in (levels or {}).items()},
         name="searched",
         bindings={n: Binding(u, s, dataflow=d) for n, (u, s, d) in units.items()},
         dram_loops=loops, tiles=dict(tiles),
@@ -241,6 +252,12 @@ class _LoopPlan:
     tiles: dict[str, int]
     traffic: dict[str, int]
     held: frozenset[str]
+    levels: dict[str, dict[str, int]]
+    """Tiles of each level below the global buffer."""
+    level_words: tuple[int, ...]
+    """Words crossing each level's link per instance."""
+    sets: tuple[frozenset[str], ...]
+    """Operands the arrays read from each on-chip level (:func:`sim.read_sets`)."""
 
 
 def _loop_plan(w: Workload, arch: Architecture, loops: tuple[str, ...],
@@ -248,20 +265,27 @@ def _loop_plan(w: Workload, arch: Architecture, loops: tuple[str, ...],
                ) -> _LoopPlan | MappingError:
     # Tiles, traffic and occupancy depend on the buffer's size in words, not on the units,
     # bandwidth or clock: a sweep over those reuses them.
-    key = ("loop plan", loops, arch.global_buffer.capacity_bytes, arch.word_bytes)
+    key = ("loop plan", loops, capacity_words(arch), arch.word_bytes,
+           (tuple(arch.levels.items()), arch.cores) if arch.levels else None)
     found = w.memo.get(key)
     if found is None:
         outers = {o for o, _i in w.layout.splits.values()}
-        template = _template(w, units, loops, {r: "auto" for r in loops if r not in outers})
+        auto = {r: "auto" for r in loops if r not in outers}
+        template = _template(w, units, loops, auto, dict.fromkeys(arch.levels, auto))
         mapping = resolve_tiles(w, arch, template)
         stage_of = stage_index(w.cascade, mapping)
         try:
             plans, traffic, _by_stage = traffic_plan(w, arch, mapping, stage_of)
+            levels = level_traffic(w, arch, mapping, stage_of, plans)
         except MappingError as error:
             found = error
         else:
-            found = _LoopPlan({r: int(t) for r, t in mapping.tiles.items()}, traffic,
-                              frozenset(plans[0].occupancy))
+            held = frozenset(plans[0].occupancy)
+            found = _LoopPlan({r: int(t) for r, t in mapping.tiles.items()}, traffic, held,
+                              {n: {r: int(t) for r, t in lt.tiles.items()}
+                               for n, lt in mapping.levels.items()},
+                              tuple(sum(lt.words.values()) for lt in levels),
+                              tuple(read_sets(held, [lt.held for lt in levels])))
         w.memo[key] = found
     return found
 
@@ -286,7 +310,7 @@ def _unit_choices(w: Workload, arch: Architecture, f: EinsumFacts, name: str
                   ) -> _UnitChoices:
     # The same for every loop order, buffer, bandwidth and clock: only the unit matters.
     unit = arch.units[name]
-    key = ("unit choices", f.name, unit.cost_id)
+    key = ("unit choices", f.name, unit.cost_id, arch.cores)
     found = w.memo.get(key)
     if found is None:
         choices: list[tuple[str | None, tuple[str, ...]]] = []
@@ -300,24 +324,31 @@ def _unit_choices(w: Workload, arch: Architecture, f: EinsumFacts, name: str
             rows.append(compute_rows(f, arch, name, spatials, w.sizes, dataflow=dataflow))
             choices.extend((dataflow, s) for s in spatials)
         found = _UnitChoices(tuple(choices), tuple(rows),
-                             np.concatenate([total_cycles(r, w.instances) for r in rows]),
+                             np.concatenate([total_cycles(r, per_core(w, arch))
+                                             for r in rows]),
                              sum(rows[0].energy_pj.values()) * w.instances)
         w.memo[key] = found
     return found
 
 
 def _unit_options(w: Workload, arch: Architecture, f: EinsumFacts, name: str,
-                  every: _UnitChoices, held: frozenset[str], read_pj: float,
+                  every: _UnitChoices, sets: tuple[frozenset[str], ...],
+                  read_pj: tuple[float, ...],
                   ) -> tuple[list[int], list[int], list[float]]:
     """The choices of ``every`` that no other beats in both cycles and energy (the compute
-    and the buffer reads of the operands ``held`` there): indices, cycles, energy."""
-    operands_held = tuple(o.source in held for o in f.operands)
+    and the reads of the operands held in each on-chip level, ``sets``, at ``read_pj`` a
+    word): indices, cycles, energy."""
+    operands_held = tuple(tuple(o.source in held for o in f.operands) for held in sets)
     key = ("unit options", f.name, arch.units[name].cost_id, operands_held, read_pj)
     found = w.memo.get(key)
     if found is None:
-        reads = np.concatenate([np.broadcast_to(buffer_reads(f, r, held), r.cycles.shape)
-                                for r in every.rows])
-        pj = every.compute_pj + reads * w.instances * read_pj
+        pj = every.compute_pj
+        for held, per_word in zip(sets, read_pj, strict=True):
+            if not per_word and len(sets) > 1:
+                continue
+            reads = np.concatenate([np.broadcast_to(buffer_reads(f, r, held), r.cycles.shape)
+                                    for r in every.rows])
+            pj = pj + reads * w.instances * per_word
         keep = _pareto(every.cycles, pj)
         found = ([int(k) for k in keep], [int(every.cycles[k]) for k in keep],
                  [float(pj[k]) for k in keep])
@@ -340,14 +371,16 @@ class _Combos:
     least_busiest: int
 
 
-def _combos(w: Workload, arch: Architecture, held: frozenset[str],
+def _combos(w: Workload, arch: Architecture, sets: tuple[frozenset[str], ...],
             objective: str) -> _Combos:
     # The same for every loop order that holds the same tensors, and for every bandwidth,
-    # clock and buffer size: only the units and the buffer's read energy matter.
+    # clock and buffer size: only the units and the buffers' read energy matter.
     gb = arch.global_buffer
-    read_pj = (gb.read_pj_per_row or 0.0) / gb.row_values
+    read_pj = ((gb.read_pj_per_row or 0.0) / gb.row_values,
+               *((lv.read_pj_per_row or 0.0) / lv.row_values for lv in arch.levels.values()))
     units = list(arch.units)
-    key = ("combos", held, objective, read_pj, tuple(arch.units[u].cost_id for u in units))
+    key = ("combos", sets, objective, read_pj, arch.cores,
+           tuple(arch.units[u].cost_id for u in units))
     found = w.memo.get(key)
     if found is not None:
         return found
@@ -359,7 +392,7 @@ def _combos(w: Workload, arch: Architecture, held: frozenset[str],
             j = units.index(name)
             every = _unit_choices(w, arch, f, name)
             choices += len(every.choices)
-            for k, c, pj in zip(*_unit_options(w, arch, f, name, every, held, read_pj),
+            for k, c, pj in zip(*_unit_options(w, arch, f, name, every, sets, read_pj),
                                 strict=True):
                 unit_ids.append(j)
                 dataflows.append(every.choices[k][0])
@@ -414,15 +447,18 @@ def _score_orders(w: Workload, arch: Architecture, objective: str,
             yield plan
             continue
         dram = dram_cycles(w, arch, sum(plan.traffic.values()))
+        for name, words in zip(arch.levels, plan.level_words, strict=True):
+            dram = max(dram, level_cycles(w, arch, name, words))
         try:
             check_cycles(dram, arch, f"{w.cascade.name}'s DRAM traffic with loops "
                                      f"{' -> '.join(loops) or '(none)'}")
         except MappingError as error:
             yield error
             continue
-        fixed_pj = sum(memory_energy(w, arch, plan.traffic, 0).energy_pj.values())
-        combos = _combos(w, arch, plan.held, objective)
-        yield _Scored(loops, plan.tiles, combos, dram, fixed_pj)
+        fixed_pj = sum(memory_energy(w, arch, plan.traffic, 0,
+                                     plan.level_words).energy_pj.values())
+        combos = _combos(w, arch, plan.sets, objective)
+        yield _Scored(loops, plan.tiles, combos, dram, fixed_pj, plan.levels)
 
 
 def _trim(options: list[_Options], objective: str) -> list[_Options]:
@@ -458,7 +494,7 @@ def _mapping(w: Workload, arch: Architecture, scored: _Scored, row: int) -> Mapp
     for f, o, k in zip(w.facts.values(), scored.options, picked, strict=True):
         k = int(k)
         bindings[f.name] = (units[int(o.units[k])], o.spatials[k], o.dataflows[k])
-    return _template(w, bindings, scored.loops, scored.tiles)
+    return _template(w, bindings, scored.loops, scored.tiles, scored.levels)
 
 
 def _check(objective: str, arch: Architecture) -> None:

@@ -39,7 +39,11 @@ from sim import (
     dataflow_problem,
     dram_cycles,
     dram_words,
+    level_cycles,
+    level_words,
     memory_energy,
+    per_core,
+    read_sets,
     total_cycles,
     workload,
 )
@@ -85,7 +89,9 @@ def einsum_space(cascade: Cascade, arch: Architecture, unit_name: str,
     gb = arch.global_buffer
     axes = np.meshgrid(*(_tiles(w.sizes[r]) for r in ranks), indexing="ij")
     tiles = {r: a.reshape(-1) for r, a in zip(ranks, axes, strict=True)}
-    compute = np.concatenate([total_cycles(r, w.instances) for r in parts])
+    compute = np.concatenate([total_cycles(r, per_core(w, arch)) for r in parts])
+    rows_pj = [(gb.row_values, gb.read_pj_per_row or 0.0),
+               *((lv.row_values, lv.read_pj_per_row or 0.0) for lv in arch.levels.values())]
 
     orders = list(itertools.permutations(ranks))
     best: tuple[tuple[float, float], Mapping, int, float] | None = None
@@ -98,11 +104,27 @@ def einsum_space(cascade: Cascade, arch: Architecture, unit_name: str,
         traffic, _by_stage = dram_words(w, mapping, stage_of, {0: plan})
         words = sum(traffic.values())
         dram = dram_cycles(w, arch, np.asarray(words))
-        memory_pj = sum(memory_energy(w, arch, traffic, 0).energy_pj.values())
-        reads = np.concatenate([buffer_reads(f, r, plan.occupancy) for r in parts])
-        reads_pj = reads * w.instances / gb.row_values * (gb.read_pj_per_row or 0.0)
-        cycles = np.maximum(compute[:, None], np.where(plan.fits, dram, np.inf)[None, :])
-        joules = (compute_pj + reads_pj[:, None] + np.asarray(memory_pj)[None, ...]) * 1e-12
+        fits = plan.fits
+        # Levels below the global buffer take its tiling (a mapping without ``levels``).
+        level_words_, helds = [], []
+        for name in arch.levels:
+            inner = buffer_plan(w, arch, mapping, stage_of, frozenset({0}), order, tiles,
+                                level=name)
+            moved = sum(level_words(w, arch, mapping, stage_of, name, {0: inner})[0].values(),
+                        start=0)
+            level_words_.append(moved)
+            helds.append(frozenset(inner.occupancy))
+            fits = fits & inner.fits
+            dram = np.maximum(dram, level_cycles(w, arch, name, np.asarray(moved)))
+        memory_pj = sum(memory_energy(w, arch, traffic, 0, level_words_).energy_pj.values())
+        reads_pj: np.ndarray | float = 0.0
+        for held, (row, pj) in zip(read_sets(frozenset(plan.occupancy), helds), rows_pj,
+                                   strict=True):
+            reads = np.concatenate([buffer_reads(f, r, held) for r in parts])
+            reads_pj = reads_pj + reads * w.instances / row * pj
+        cycles = np.maximum(compute[:, None], np.where(fits, dram, np.inf)[None, :])
+        joules = (compute_pj + np.asarray(reads_pj)[:, None]
+                  + np.asarray(memory_pj)[None, ...]) * 1e-12
         joules = np.broadcast_to(joules, cycles.shape)
         score = {"latency": cycles, "energy": joules, "edp": cycles * joules}[objective]
         finite = np.isfinite(cycles)

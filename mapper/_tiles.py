@@ -25,6 +25,7 @@ import numpy as np
 from einsum import Cascade
 from sim import (
     Architecture,
+    LevelTiling,
     Mapping,
     Plan,
     Report,
@@ -32,6 +33,8 @@ from sim import (
     buffer_plan,
     dram_words,
     evaluate_workload,
+    level_groups,
+    level_words,
     plan_groups,
     resolved_tiles,
     stage_index,
@@ -71,12 +74,86 @@ def _choose(w: Workload, arch: Architecture, mapping: Mapping, stage_of: dict[st
     chosen[g].update({r: int(grid[r][best]) for r in ranks})
 
 
+def _extent(w: Workload, rank: str, loops: tuple[str, ...], tiles: dict[str, object]
+            ) -> np.ndarray:
+    """Elements of ``rank`` a level holds at once (as ``sim``'s occupancy counts them)."""
+    split = w.layout.splits.get(rank)
+    if split is not None and split[0] in loops:
+        return w.sizes[split[1]] * np.asarray(tiles.get(split[0], 1))
+    if rank in loops:
+        return np.minimum(np.asarray(tiles.get(rank, 1)), w.sizes[rank])
+    return np.asarray(w.sizes[rank])
+
+
+def _choose_level(w: Workload, arch: Architecture, mapping: Mapping, stage_of: dict[str, int],
+                  name: str, parents: list[tuple[tuple[str, ...], dict[str, int]]],
+                  chosen: dict[str, int], ranks: list[str]) -> None:
+    """Set the tiles of ``ranks`` of level ``name`` (``chosen``): every power-of-two
+    combination no larger than the level above holds is costed at once; the one that fits
+    with the least traffic over the level's link wins, then the largest tiles."""
+    if not ranks:
+        return
+    groups = level_groups(mapping, name)
+    axes = np.meshgrid(*(_powers(w.sizes[r]) for r in ranks), indexing="ij")
+    grid = {r: a.reshape(-1) for r, a in zip(ranks, axes, strict=True)}
+    tiles = {**chosen, **grid}
+    plans: dict[int, Plan] = {}
+    ok = np.ones(axes[0].size, dtype=bool)
+    for (stages, loops, _wanted), (up_loops, up_tiles) in zip(groups, parents, strict=True):
+        plan = buffer_plan(w, arch, mapping, stage_of, stages, loops, tiles, level=name)
+        plans.update(dict.fromkeys(stages, plan))
+        ok = ok & plan.fits
+        for rank in dict.fromkeys((*loops, *up_loops)):
+            ok = ok & (_extent(w, rank, loops, tiles) <= _extent(w, rank, up_loops, up_tiles))
+    traffic = sum(level_words(w, arch, mapping, stage_of, name, plans)[0].values(), start=0)
+    traffic = np.broadcast_to(np.asarray(traffic, dtype=float), ok.shape)
+    fits = np.flatnonzero(ok)
+    if fits.size == 0:
+        return
+    keys = [*(-grid[r][fits] for r in reversed(ranks)), traffic[fits]]
+    best = fits[np.lexsort(keys)[0]]
+    chosen.update({r: int(grid[r][best]) for r in ranks})
+
+
+def _resolve_levels(w: Workload, arch: Architecture, mapping: Mapping) -> Mapping:
+    """``mapping`` with the ``auto`` tiles of its levels below the global buffer chosen,
+    outer to inner, each within the tiles of the level above."""
+    wanted_any = any(t == "auto" for lt in mapping.levels.values() for t in lt.tiles.values())
+    if not wanted_any:
+        return mapping
+    stage_of = stage_index(w.cascade, mapping)
+    masked = any(f.masked for f in w.facts.values())
+    parents = [(loops, resolved_tiles(mapping, wanted, w.sizes))
+               for _stages, loops, wanted in plan_groups(mapping)]
+    levels = dict(mapping.levels)
+    for name in arch.levels:
+        tiling = levels.get(name)
+        if tiling is None:
+            continue
+        chosen = resolved_tiles(mapping, {r: 1 if t == "auto" else t
+                                          for r, t in tiling.tiles.items()}, w.sizes)
+        auto = [r for r, t in tiling.tiles.items() if t == "auto"]
+        current = dataclasses.replace(mapping, levels={**levels, name: LevelTiling(
+            tiling.loops, dict(chosen))})
+        if not masked or len(auto) < 2:
+            _choose_level(w, arch, current, stage_of, name, parents, chosen, auto)
+        else:
+            for _sweep in range(2):
+                for rank in auto:
+                    _choose_level(w, arch, current, stage_of, name, parents, chosen, [rank])
+        levels[name] = LevelTiling(tiling.loops, dict(chosen))
+        parents = [(loops, dict(chosen)) for _s, loops, _t in level_groups(
+            dataclasses.replace(mapping, levels=levels), name)]
+    return dataclasses.replace(mapping, levels=levels)
+
+
 def resolve_tiles(w: Workload, arch: Architecture, mapping: Mapping) -> Mapping:
-    """``mapping`` with every ``auto`` tile chosen (unchanged if there is none). Where no
-    tiling fits, the smallest is kept and :func:`sim.evaluate` says what does not fit."""
+    """``mapping`` with every ``auto`` tile chosen (unchanged if there is none), the
+    global buffer's first, then each level's below it. Where no tiling fits, the smallest
+    is kept and :func:`sim.evaluate` says what does not fit."""
     groups = plan_groups(mapping)
     if not any(t == "auto" for _s, _l, wanted in groups for t in wanted.values()):
-        return mapping
+        return _resolve_levels(w, arch, mapping)
     stage_of = stage_index(w.cascade, mapping)
     # Every auto tile starts at 1; the numbers given are checked and kept.
     chosen = [resolved_tiles(mapping, {r: 1 if t == "auto" else t for r, t in wanted.items()},
@@ -97,8 +174,9 @@ def resolve_tiles(w: Workload, arch: Architecture, mapping: Mapping) -> Mapping:
         for (group_stages, _loops, _wanted), tiles in zip(groups, chosen, strict=True):
             (i,) = group_stages
             stages[i] = dataclasses.replace(stages[i], tiles=dict(tiles))
-        return dataclasses.replace(mapping, tiles={}, stages=tuple(stages))
-    return dataclasses.replace(mapping, tiles=dict(chosen[0]))
+        return _resolve_levels(w, arch, dataclasses.replace(mapping, tiles={},
+                                                             stages=tuple(stages)))
+    return _resolve_levels(w, arch, dataclasses.replace(mapping, tiles=dict(chosen[0])))
 
 
 @dataclass(frozen=True)

@@ -31,12 +31,14 @@ import yaml
 from einsum import OP_KINDS, CascadeError, node_line, node_value, read_text, yaml_fields
 
 __all__ = [
+    "LEVEL_HOLDS",
     "Architecture",
     "Buffer",
     "Device",
     "Dram",
     "FpgaCost",
     "GlobalBuffer",
+    "Level",
     "OpCost",
     "Port",
     "RegisterFile",
@@ -127,7 +129,10 @@ class FpgaCost:
     LUTs and flip-flops may scale with the datapath's width: a PE ``b`` bits wide costs
     ``lut_per_pe + lut_per_bit * b`` LUTs (and likewise FFs), where ``b`` is a lane's word
     width or an array PE's two operand widths summed; the unit's own PEs are ``bits`` wide.
-    Without per-bit costs, ``lut_per_pe`` and ``ff_per_pe`` are the whole PE's."""
+    A PE whose one multiplier is ``multiplier_bits`` (no ``dsp_per_pe``) also pays
+    ``lut_per_product_bit`` LUTs per bit of its product for every DSP48E2 beyond the first
+    (the adders joining the partial products). Without per-bit costs, ``lut_per_pe`` and
+    ``ff_per_pe`` are the whole PE's."""
 
     multiplier_bits: tuple[int, int] | None = None
     tables: tuple[Table, ...] = ()
@@ -137,6 +142,7 @@ class FpgaCost:
     bits: int | None = None
     lut_per_bit: float = 0.0
     ff_per_bit: float = 0.0
+    lut_per_product_bit: float = 0.0
 
     def __post_init__(self) -> None:
         if self.multiplier_bits is not None:
@@ -145,13 +151,17 @@ class FpgaCost:
                                    f"not {len(self.multiplier_bits)} of them")
             for bits in self.multiplier_bits:
                 _positive(bits, "multiplier_bits", integer=True)
-        for key in ("lut_per_bit", "ff_per_bit"):
+        for key in ("lut_per_bit", "ff_per_bit", "lut_per_product_bit"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int | float) or \
                     not 0 <= value < 1e6:
                 raise CascadeError(f"{key} must be a number >= 0, not {value!r}")
             if value and not self.bits:
                 raise CascadeError(f"{key} needs bits: the width the unit's PEs are built at")
+        if self.lut_per_product_bit and (self.multiplier_bits is None
+                                         or self.dsp_per_pe is not None):
+            raise CascadeError("lut_per_product_bit needs the PE's one multiplier: "
+                               "multiplier_bits and no dsp_per_pe")
         for key in ("lut_per_pe", "ff_per_pe", "dsp_per_pe", "bits"):
             value = getattr(self, key)
             if key in ("dsp_per_pe", "bits") and value is None:
@@ -313,6 +323,46 @@ class GlobalBuffer:
                 _positive(getattr(self, key), f"global_buffer.{key}")
 
 
+LEVEL_HOLDS = ("inputs", "state", "intermediates", "outputs")
+"""What an on-chip level may hold: staged input tiles, the carried state of recurrences,
+intermediates kept between passes or handed between units, outputs accumulated there."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Level:
+    """An on-chip memory level below the global buffer (a local buffer or scratchpad),
+    filled from the level above it (the global buffer, or the level listed before it) at
+    ``bandwidth_bytes_per_cycle`` (per core when ``per_core``; None: not a limit). With
+    ``per_core`` every core has its own copy of ``capacity_bytes`` (and the cores work on
+    different instances); otherwise one copy is shared by all cores. ``holds`` lists the
+    kinds of tensor it may hold (:data:`LEVEL_HOLDS`); the others bypass it and the arrays
+    read them from the level above."""
+
+    capacity_bytes: int
+    row_values: int = 1
+    bandwidth_bytes_per_cycle: float | None = None
+    read_pj_per_row: float | None = None
+    write_pj_per_row: float | None = None
+    holds: tuple[str, ...] = LEVEL_HOLDS
+    per_core: bool = True
+
+    def __post_init__(self) -> None:
+        for key in ("capacity_bytes", "row_values"):
+            _positive(getattr(self, key), f"level {key}", integer=True)
+        for key in ("bandwidth_bytes_per_cycle", "read_pj_per_row", "write_pj_per_row"):
+            if getattr(self, key) is not None:
+                _positive(getattr(self, key), f"level {key}")
+        if not isinstance(self.per_core, bool):
+            raise CascadeError("level per_core must be true or false")
+        if not isinstance(self.holds, tuple) or not self.holds:
+            raise CascadeError(f"level holds must be a list of {', '.join(LEVEL_HOLDS)}, "
+                               f"not {_shown(self.holds)}")
+        for kind in self.holds:
+            if kind not in LEVEL_HOLDS:
+                raise CascadeError(f"level holds must name {', '.join(LEVEL_HOLDS)}, "
+                                   f"not {_shown(kind)}")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Port:
     """An AXI master port of an FPGA design (an HLS ``m_axi`` bundle): at most one beat of
@@ -388,6 +438,13 @@ class Architecture:
     buffers: dict[str, Buffer] = dataclasses.field(default_factory=dict)
     """The dedicated on-chip memories of an FPGA design, by name (none: the global buffer
     is its on-chip memory)."""
+    levels: dict[str, Level] = dataclasses.field(default_factory=dict)
+    """On-chip levels below the global buffer, outer to inner (none: the global buffer
+    feeds the arrays, the one-level hierarchy). Each is filled from the one before it,
+    the first from the global buffer."""
+    cores: int = 1
+    """Cores, each with the units and a copy of every per-core level: they split the
+    instances (batch x heads) between them, so each core runs ceil(instances / cores)."""
 
     def __post_init__(self) -> None:
         for key in ("name", "title", "source", "node"):
@@ -398,6 +455,17 @@ class Architecture:
             _positive(self.weight_bytes, "weight_bytes", integer=True)
         if not self.units:
             raise CascadeError(f"architecture {self.name} has no compute unit (units is empty)")
+        _positive(self.cores, "cores", integer=True)
+        for name in self.levels:
+            _text(name, "level name")
+            if name in ("dram", "global_buffer"):
+                raise CascadeError(f"a level may not be called {name!r}")
+
+    @property
+    def hierarchy(self) -> tuple[str, ...]:
+        """The names of the memory levels, outer to inner: DRAM, the global buffer and the
+        levels below it."""
+        return ("dram", "global_buffer", *self.levels)
 
     @property
     def clock_hz(self) -> float:
@@ -414,7 +482,9 @@ class Architecture:
         """Every action has an energy (ASIC presets do; FPGA presets do not)."""
         ops = all(op.energy_pj is not None for u in self.units.values() for op in u.ops.values())
         rfs = all(u.register_file is not None for u in self.units.values())
-        return (ops and rfs and self.dram.energy_pj_per_access is not None
+        levels = all(lv.read_pj_per_row is not None and lv.write_pj_per_row is not None
+                     for lv in self.levels.values())
+        return (ops and rfs and levels and self.dram.energy_pj_per_access is not None
                 and self.global_buffer.read_pj_per_row is not None)
 
     def with_units(self, shapes: dict[str, tuple[int, ...]]) -> Architecture:
@@ -624,6 +694,23 @@ def _named(key: str, cls: type, value: Any, lines: _Lines) -> dict[str, Any]:
     return {name: _make(cls, block, (key, name), lines) for name, block in value.items()}
 
 
+def _levels(value: Any, lines: _Lines) -> dict[str, Level]:
+    """``levels``: names to :class:`Level` blocks, outer to inner (``holds`` a list)."""
+    if not isinstance(value, dict):
+        raise CascadeError(f"levels must be a mapping of level names to levels like "
+                           f"{{local: {{capacity_bytes: 4194304}}}}, not {_shown(value)}",
+                           line=_line(lines, ("levels",)))
+    levels = {}
+    for name, block in value.items():
+        path = ("levels", name)
+        fields = dict(_block(block, path, lines, Level))
+        if "holds" in fields:
+            fields["holds"] = tuple(_list(fields["holds"], (*path, "holds"), lines,
+                                          "[inputs, state]"))
+        levels[name] = _construct(Level, fields, path, lines, block)
+    return levels
+
+
 def _fpga(value: Any, path: _FieldPath, lines: _Lines) -> FpgaCost:
     fields = dict(_block(value, path, lines, FpgaCost))
     if fields.get("multiplier_bits") is not None:
@@ -667,6 +754,8 @@ def _architecture(data: dict[str, Any], lines: _Lines) -> Architecture:
     for key, cls in (("ports", Port), ("buffers", Buffer)):
         if key in fields:
             fields[key] = _named(key, cls, fields[key], lines)
+    if "levels" in fields:
+        fields["levels"] = _levels(fields["levels"], lines)
     device = _device(fields.get("device"), ("device",), lines)
     if device is not None:
         fields["device"] = device
@@ -851,10 +940,12 @@ def architecture_document(arch: Architecture) -> dict[str, Any]:
             if unit[key] == default:
                 del unit[key]
         fpga = unit.get("fpga")
-        for key, default in (("bits", None), ("lut_per_bit", 0.0), ("ff_per_bit", 0.0)):
+        for key, default in (("bits", None), ("lut_per_bit", 0.0), ("ff_per_bit", 0.0),
+                             ("lut_per_product_bit", 0.0)):
             if fpga is not None and fpga[key] == default:
                 del fpga[key]
-    for key, default in (("weight_bytes", None), ("ports", {}), ("buffers", {})):
+    for key, default in (("weight_bytes", None), ("ports", {}), ("buffers", {}),
+                         ("levels", {}), ("cores", 1)):
         if document[key] == default:
             del document[key]
     device = arch.device

@@ -51,7 +51,7 @@ import numpy as np
 
 from einsum import Cascade, CascadeError, Einsum, parse_text, rank_of, touched
 
-from ._arch import Architecture, Dram, GlobalBuffer, OpCost, Unit
+from ._arch import Architecture, Dram, GlobalBuffer, Level, OpCost, Unit
 from ._mapping import Mapping, Stage
 from ._workload import EinsumFacts, Workload, workload
 
@@ -61,6 +61,7 @@ __all__ = [
     "MAX_CYCLES",
     "ComputeRows",
     "EinsumReport",
+    "LevelTraffic",
     "MappingError",
     "MemoryEnergy",
     "Plan",
@@ -68,6 +69,7 @@ __all__ = [
     "buffer_plan",
     "buffer_plans",
     "buffer_reads",
+    "capacity_words",
     "check_cycles",
     "compute_rows",
     "dataflow_problem",
@@ -76,12 +78,19 @@ __all__ = [
     "evaluate",
     "evaluate_workload",
     "fold_overhead",
+    "level_cycles",
+    "level_groups",
+    "level_traffic",
+    "level_words",
     "memory_energy",
+    "per_core",
     "plan_groups",
+    "read_sets",
     "resolved_tiles",
     "stage_index",
     "stationary_ranks",
     "systolic_cycles",
+    "tensor_kinds",
     "total_cycles",
     "traffic_plan",
 ]
@@ -157,6 +166,10 @@ class Report:
     """Bytes each tensor holds in the global buffer (its on-chip part when spilled)."""
     live_state: dict[str, object] = field(default_factory=dict)
     """What the algorithm keeps on chip while the stream goes by (``einsum.analyze``)."""
+    levels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per on-chip level (the global buffer, then ``Architecture.levels``): capacity and
+    occupancy (bytes of one copy: per core for a per-core level), bytes crossing the link
+    from the level above (all instances), the cycles that link takes, spilled fractions."""
 
     @property
     def energy_j(self) -> float:
@@ -200,6 +213,11 @@ class ComputeRows:
 
 def _ceil(a: Array, b: Array) -> Array:
     return -(-a // b)
+
+
+def per_core(w: Workload, arch: Architecture) -> int:
+    """Instances each core runs: the cores split the instances (batch x heads)."""
+    return -(-w.instances // arch.cores)
 
 
 def total_cycles(rows: ComputeRows, instances: int) -> np.ndarray:
@@ -450,6 +468,8 @@ class Held:
     carried: bool = False
     """Lives across the whole stream (a recurrence's state, an intermediate read by a later
     pass): every tile of it that a loop inside the stream loop visits is live at once."""
+    kind: str = "inputs"
+    """Which of ``sim.LEVEL_HOLDS`` it is (a level holds only the kinds it lists)."""
 
 
 @dataclass(frozen=True)
@@ -530,18 +550,19 @@ def _held(w: Workload, mapping: Mapping, stage_of: dict[str, int], stages: froze
         rank = layout.iterative.get(f.name)
         if rank is not None:
             held[f.name] = Held(f.name, tuple(r for r in layout.ranks[f.name] if r != rank),
-                                False, carried=True)
+                                False, carried=True, kind="state")
     for tensor in _between_passes(w, mapping, stage_of):
         users = {stage_of.get(tensor)} | {stage_of.get(c.name) for c in _consumers(w, tensor)}
         if users & stages:
-            held[tensor] = Held(tensor, layout.ranks[tensor], True, carried=True)
+            held[tensor] = Held(tensor, layout.ranks[tensor], True, carried=True,
+                                kind="intermediates")
     for f in members:
         if f.name in layout.outputs and f.reduced & set(loops):
-            held[f.name] = Held(f.name, layout.ranks[f.name], False)
+            held[f.name] = Held(f.name, layout.ranks[f.name], False, kind="outputs")
         # An intermediate one unit hands to another through the buffer (a tile of scores
         # the 2D array writes for the 1D array to walk): the whole tile is there at once.
         if mapping.placement.get(f.name) == "buffer" and f.name not in held:
-            held[f.name] = Held(f.name, layout.ranks[f.name], False)
+            held[f.name] = Held(f.name, layout.ranks[f.name], False, kind="intermediates")
     return list(held.values())
 
 
@@ -579,18 +600,32 @@ def plan_groups(mapping: Mapping) -> list[tuple[frozenset[int], tuple[str, ...],
     return [(frozenset(stages), mapping.dram_loops, mapping.tiles)] if stages else []
 
 
+def capacity_words(arch: Architecture, level: str | None = None) -> int:
+    """Words one instance may keep in ``level`` (None: the global buffer): a per-core
+    level's copy, or a shared level's share of the cores working at once."""
+    if level is None:
+        return arch.global_buffer.capacity_bytes // arch.cores // arch.word_bytes
+    lv = arch.levels[level]
+    return lv.capacity_bytes // (1 if lv.per_core else arch.cores) // arch.word_bytes
+
+
 def buffer_plan(w: Workload, arch: Architecture, mapping: Mapping, stage_of: dict[str, int],
                 stages: frozenset[int], loops: tuple[str, ...],
-                tiles: dict[str, Array]) -> Plan:
-    """Occupancy of a group of stages under ``tiles`` (ints, or arrays of candidates), and
-    how the ``spill``-placed tensors share what the others leave of the capacity."""
-    capacity = arch.global_buffer.capacity_bytes // arch.word_bytes
+                tiles: dict[str, Array], level: str | None = None) -> Plan:
+    """Occupancy of a group of stages under ``tiles`` (ints, or arrays of candidates) in
+    the global buffer (or in ``level``, which keeps only the kinds of tensor it holds),
+    and how the ``spill``-placed tensors share what the others leave of the capacity (what
+    spills from a level below the global buffer goes to the level above it)."""
+    capacity = capacity_words(arch, level)
+    holds = None if level is None else arch.levels[level].holds
     spill = frozenset(t for t, where in mapping.placement.items() if where == "spill")
     stream = w.stream
     first = next((i for i, r in enumerate(loops) if r in stream), len(loops))
     inside = w.related(loops[first + 1:])
     occupancy: dict[str, Array] = {}
     for h in _held(w, mapping, stage_of, stages, loops):
+        if holds is not None and h.kind not in holds:
+            continue
         words: Array = 1
         for r in h.ranks:
             whole = (h.whole_stream and r in stream) or (h.carried and r in inside)
@@ -635,9 +670,11 @@ def buffer_plans(w: Workload, arch: Architecture, mapping: Mapping,
             word = arch.word_bytes
             need = sum(v for t, v in plan.occupancy.items() if t not in plan.spill) * word
             parts = ", ".join(f"{t} {int(v) * word:,} B" for t, v in plan.occupancy.items())
+            share = (f" ({arch.global_buffer.capacity_bytes:,} B shared by {arch.cores} "
+                     "cores)" if arch.cores > 1 else "")
             raise MappingError(f"mapping {mapping.name} needs {int(need):,} B of global buffer "
                                f"({parts}) but {arch.name} has "
-                               f"{arch.global_buffer.capacity_bytes:,} B")
+                               f"{capacity_words(arch) * word:,} B{share}")
         plans.update(dict.fromkeys(stages, plan))
     return plans
 
@@ -695,14 +732,19 @@ def _masked_reads(w: Workload, f: EinsumFacts, ranks: tuple[str, ...], plan: Pla
 
 
 def dram_words(w: Workload, mapping: Mapping, stage_of: dict[str, int],
-               plans: dict[int, Plan]) -> tuple[dict[str, Array], dict[int, Array]]:
-    """Words moved to and from DRAM per (batch, head), by tensor and by stage."""
+               plans: dict[int, Plan], only: frozenset[str] | None = None,
+               ) -> tuple[dict[str, Array], dict[int, Array]]:
+    """Words moved to and from DRAM per (batch, head), by tensor and by stage (given the
+    plans of a level below the global buffer: the words crossing its link to the level
+    above, of the tensors ``only``)."""
     layout = w.layout
     placement = mapping.placement
     by_tensor: dict[str, Array] = {}
     by_stage: dict[int, Array] = {}
 
     def add(tensor: str, stage: int, words: Array) -> None:
+        if only is not None and tensor not in only:
+            return
         by_tensor[tensor] = by_tensor.get(tensor, 0) + words
         by_stage[stage] = by_stage.get(stage, 0) + words
 
@@ -783,8 +825,7 @@ def traffic_plan(w: Workload, arch: Architecture, mapping: Mapping, stage_of: di
                  ) -> tuple[dict[int, Plan], dict[str, int], dict[int, int]]:
     """The buffer plans of a mapping with chosen tiles and its DRAM words by tensor and by
     stage, remembered per workload (they depend on the buffer's size, not on bindings)."""
-    key = ("traffic", _layout_key(mapping), arch.global_buffer.capacity_bytes,
-           arch.word_bytes)
+    key = ("traffic", _layout_key(mapping), capacity_words(arch), arch.word_bytes)
     found = w.memo.get(key)
     if found is None:
         try:
@@ -799,6 +840,143 @@ def traffic_plan(w: Workload, arch: Architecture, mapping: Mapping, stage_of: di
     if isinstance(found, MappingError):
         raise found
     return found
+
+
+def level_groups(mapping: Mapping, level: str
+                 ) -> list[tuple[frozenset[int], tuple[str, ...], dict[str, int | str]]]:
+    """The groups of :func:`plan_groups` with ``level``'s loops and tiles: the mapping's
+    ``levels`` entry for it, or else the global buffer's."""
+    groups = plan_groups(mapping)
+    tiling = mapping.levels.get(level)
+    if tiling is None:
+        return groups
+    return [(stages, tiling.loops, tiling.tiles) for stages, _loops, _tiles in groups]
+
+
+def tensor_kinds(w: Workload) -> dict[str, str]:
+    """Which of ``sim.LEVEL_HOLDS`` each tensor is, for the traffic of a level."""
+    layout = w.layout
+    kinds = dict.fromkeys(layout.inputs, "inputs")
+    for name in w.facts:
+        kinds[name] = ("outputs" if name in layout.outputs else
+                       "state" if name in layout.iterative else "intermediates")
+    return kinds
+
+
+def level_words(w: Workload, arch: Architecture, mapping: Mapping, stage_of: dict[str, int],
+                level: str, plans: dict[int, Plan]) -> tuple[dict[str, Array], dict[int, Array]]:
+    """Words crossing the link between ``level`` and the level above it per instance, by
+    tensor and by stage: :func:`dram_words`'s rules over the level's plans, for the kinds
+    of tensor it holds (those placed ``dram`` bypass every on-chip level)."""
+    holds = arch.levels[level].holds
+    only = frozenset(t for t, kind in tensor_kinds(w).items()
+                     if kind in holds and mapping.placement.get(t) != "dram")
+    return dram_words(w, mapping, stage_of, plans, only)
+
+
+@dataclass(frozen=True)
+class LevelTraffic:
+    """One on-chip level below the global buffer under a mapping: its plans (occupancy
+    per group of stages) and the words crossing its link to the level above, per
+    instance, by tensor and by stage."""
+
+    name: str
+    plans: dict[int, Plan]
+    words: dict[str, int]
+    by_stage: dict[int, int]
+
+    @property
+    def held(self) -> frozenset[str]:
+        return frozenset(t for p in self.plans.values() for t in p.occupancy)
+
+
+def _nested(w: Workload, mapping: Mapping, level: str, above: str, plan: Plan,
+            parent: Plan) -> None:
+    """Refuse a level whose tile of a rank exceeds the tile of the level above it."""
+    for rank in dict.fromkeys((*plan.loops, *parent.loops)):
+        mine = int(_extent(w, rank, plan.loops, plan.tiles))
+        theirs = int(_extent(w, rank, parent.loops, parent.tiles))
+        if mine > theirs:
+            raise MappingError(f"mapping {mapping.name}: {level} holds {mine:,} elements of "
+                               f"{rank} at once but {above} above it only {theirs:,} (a "
+                               "level's tiles may not exceed the tiles of the level above)")
+
+
+def level_traffic(w: Workload, arch: Architecture, mapping: Mapping,
+                  stage_of: dict[str, int], plans: dict[int, Plan],
+                  ) -> tuple[LevelTraffic, ...]:
+    """Every level of ``arch.levels`` under a mapping with chosen tiles, outer to inner
+    (``plans``: the global buffer's); a level over its capacity is a
+    :class:`MappingError` with the numbers. Remembered per workload."""
+    if not arch.levels:
+        return ()
+    key = ("levels", _layout_key(mapping), tuple(sorted(
+        (n, t.loops, tuple(sorted(t.tiles.items()))) for n, t in mapping.levels.items())),
+        tuple(arch.levels.items()), arch.cores, arch.word_bytes,
+        capacity_words(arch))
+    found = w.memo.get(key)
+    if found is None:
+        try:
+            found = _level_traffic(w, arch, mapping, stage_of, plans)
+        except MappingError as error:
+            found = error
+        w.memo[key] = found
+    if isinstance(found, MappingError):
+        raise found
+    return found
+
+
+def _level_traffic(w: Workload, arch: Architecture, mapping: Mapping,
+                   stage_of: dict[str, int], plans: dict[int, Plan],
+                   ) -> tuple[LevelTraffic, ...]:
+    result = []
+    above, parents = "global_buffer", plans
+    word = arch.word_bytes
+    for name, lv in arch.levels.items():
+        mine: dict[int, Plan] = {}
+        for stages, loops, wanted in level_groups(mapping, name):
+            plan = buffer_plan(w, arch, mapping, stage_of, stages, loops,
+                               resolved_tiles(mapping, wanted, w.sizes), level=name)
+            if not plan.fits:
+                need = sum(v for t, v in plan.occupancy.items() if t not in plan.spill) * word
+                parts = ", ".join(f"{t} {int(v) * word:,} B" for t, v in plan.occupancy.items())
+                copy = "per core" if lv.per_core else f"shared by {arch.cores} cores"
+                raise MappingError(f"mapping {mapping.name} needs {int(need):,} B of {name} "
+                                   f"({parts}) but {arch.name} has "
+                                   f"{capacity_words(arch, name) * word:,} B ({copy})")
+            _nested(w, mapping, name, above, plan, parents[min(stages)])
+            mine.update(dict.fromkeys(stages, plan))
+        by_tensor, by_stage = level_words(w, arch, mapping, stage_of, name, mine)
+        result.append(LevelTraffic(name, mine, {t: int(v) for t, v in by_tensor.items()},
+                                   {s: int(v) for s, v in by_stage.items()}))
+        above, parents = name, mine
+    return tuple(result)
+
+
+def level_cycles(w: Workload, arch: Architecture, level: str, words: Array) -> Array:
+    """Cycles the link into ``level`` takes to move ``words`` per instance for all
+    instances (0 where the level gives no bandwidth): the cores' copies of a per-core
+    level fill side by side."""
+    lv: Level = arch.levels[level]
+    if lv.bandwidth_bytes_per_cycle is None:
+        return np.zeros(np.shape(words), dtype=np.int64) if np.ndim(words) else 0
+    per_cycle = lv.bandwidth_bytes_per_cycle * (arch.cores if lv.per_core else 1)
+    if np.ndim(words):
+        return np.ceil(words * arch.word_bytes * w.instances / per_cycle)
+    return math.ceil(int(words) * arch.word_bytes * w.instances / per_cycle)
+
+
+def read_sets(global_held: frozenset[str], levels: Sequence[frozenset[str]]
+              ) -> list[frozenset[str]]:
+    """The operands the arrays read from each on-chip level (the global buffer, then each
+    of ``levels``' held sets, outer to inner): each from the innermost level holding it."""
+    sets = [frozenset(global_held), *levels]
+    inner: frozenset[str] = frozenset()
+    result = []
+    for held in reversed(sets):
+        result.append(held - inner)
+        inner = inner | held
+    return result[::-1]
 
 
 def dram_cycles(w: Workload, arch: Architecture, words: Array) -> Array:
@@ -829,6 +1007,11 @@ def evaluate_workload(w: Workload, arch: Architecture, mapping: Mapping) -> Repo
     if strangers:
         raise MappingError(f"mapping {mapping.name} names {', '.join(strangers)}, which "
                            f"{w.cascade.name} does not have (a mapping of another cascade?)")
+    unknown = [n for n in mapping.levels if n not in arch.levels]
+    if unknown:
+        raise MappingError(f"mapping {mapping.name} tiles level(s) {', '.join(unknown)}, "
+                           f"which {arch.name} does not have (its levels below the global "
+                           f"buffer: {', '.join(arch.levels) or 'none'})")
     stage_of = stage_index(w.cascade, mapping)
     for name in w.facts:
         if name not in stage_of:
@@ -863,7 +1046,8 @@ def evaluate_workload(w: Workload, arch: Architecture, mapping: Mapping) -> Repo
     dram_bytes_per_head = sum(traffic.values()) * word
 
     unit_cycles = dict.fromkeys(arch.units, 0)
-    totals = {name: int(total_cycles(row, instances)[0]) for name, row in rows.items()}
+    each = per_core(w, arch)
+    totals = {name: int(total_cycles(row, each)[0]) for name, row in rows.items()}
     for name, r in reports.items():
         assert r.unit is not None
         unit_cycles[r.unit] += totals[name]
@@ -876,24 +1060,35 @@ def evaluate_workload(w: Workload, arch: Architecture, mapping: Mapping) -> Repo
         compute = max(unit_cycles.values(), default=0)
     else:
         compute = sum(stage_cycles)
+    levels = level_traffic(w, arch, mapping, stage_of, plans)
     dram = dram_cycles(w, arch, sum(traffic.values()))
-    check_cycles(max(compute, dram), arch, f"{w.cascade.name} under mapping {mapping.name}")
+    links = {lt.name: level_cycles(w, arch, lt.name, sum(lt.words.values())) for lt in levels}
+    check_cycles(max(compute, dram, *links.values()), arch,
+                 f"{w.cascade.name} under mapping {mapping.name}")
     if mapping.memory != "per_stage":
-        total = max(compute, dram)
+        total = max(compute, dram, *links.values())
     else:
-        total = sum(max(c, dram_cycles(w, arch, traffic_by_stage.get(i, 0)))
+        total = sum(max(c, dram_cycles(w, arch, traffic_by_stage.get(i, 0)),
+                        *(level_cycles(w, arch, lt.name, lt.by_stage.get(i, 0))
+                          for lt in levels))
                     for i, c in enumerate(stage_cycles))
 
     utilisation = dict.fromkeys(arch.units, 0.0)
     for r in reports.values():
         assert r.unit is not None
         if total:
-            utilisation[r.unit] += r.busy_pe_cycles * instances / (arch.units[r.unit].pes
-                                                                   * total)
+            utilisation[r.unit] += r.busy_pe_cycles * instances / (
+                arch.units[r.unit].pes * arch.cores * total)
 
-    reads = sum(int(buffer_reads(f, rows[f.name], plans[stage_of[f.name]].occupancy)[0])
-                for f in w.facts.values())
-    memory = memory_energy(w, arch, traffic, reads)
+    sets: dict[str, list[frozenset[str]]] = {}
+    for f in w.facts.values():
+        s = stage_of[f.name]
+        sets[f.name] = read_sets(frozenset(plans[s].occupancy),
+                                 [frozenset(lt.plans[s].occupancy) for lt in levels])
+    reads_by = [sum(int(buffer_reads(f, rows[f.name], sets[f.name][i])[0])
+                    for f in w.facts.values()) for i in range(len(levels) + 1)]
+    memory = memory_energy(w, arch, traffic, reads_by[0],
+                           [sum(lt.words.values()) for lt in levels], reads_by[1:])
     accesses.update(memory.accesses)
     energy.update(memory.energy_pj)
     buffer_words = max((sum(int(v) for v in p.kept.values()) for p in plans.values()),
@@ -901,6 +1096,13 @@ def evaluate_workload(w: Workload, arch: Architecture, mapping: Mapping) -> Repo
     tiles: dict[str, int] = {}
     spilled: dict[str, float] = {}
     held: dict[str, int] = {}
+    level_report = {"global_buffer": _level_report(arch, plans, sum(traffic.values()), dram,
+                                                   arch.global_buffer.capacity_bytes,
+                                                   instances)}
+    for lt in levels:
+        level_report[lt.name] = _level_report(arch, lt.plans, sum(lt.words.values()),
+                                              links[lt.name],
+                                              arch.levels[lt.name].capacity_bytes, instances)
     for p in plans.values():
         tiles.update({r: int(t) for r, t in p.tiles.items()})
         for t in p.spill & set(p.occupancy):
@@ -919,7 +1121,28 @@ def evaluate_workload(w: Workload, arch: Architecture, mapping: Mapping) -> Repo
         energy_modelled=arch.energy_modelled, accesses=accesses,
         area_mm2=arch.area_mm2, einsums=tuple(reports.values()),
         buffer_bytes_by_tensor=held, live_state=dict(w.analysis.live_state),
+        levels=level_report,
     )
+
+
+def _level_report(arch: Architecture, plans: dict[int, Plan], words: int, cycles: int,
+                  capacity: int, instances: int) -> dict[str, Any]:
+    """What :attr:`Report.levels` says of one level."""
+    word = arch.word_bytes
+    occupancy = max((sum(int(v) for v in p.kept.values()) for p in plans.values()),
+                    default=0)
+    held: dict[str, int] = {}
+    spilled: dict[str, float] = {}
+    tiles: dict[str, int] = {}
+    for p in plans.values():
+        tiles.update({r: int(t) for r, t in p.tiles.items()})
+        for t, v in p.kept.items():
+            held[t] = max(int(v) * word, held.get(t, 0))
+        for t in p.spill & set(p.occupancy):
+            spilled[t] = max(float(p.spilled(t)), spilled.get(t, 0.0))
+    return {"capacity_bytes": capacity, "occupancy_bytes": occupancy * word,
+            "bytes_by_tensor": held, "tiles": tiles, "spilled": spilled,
+            "bytes_in": words * word * instances, "link_cycles": int(cycles)}
 
 
 @dataclass(frozen=True)
@@ -941,9 +1164,13 @@ def buffer_reads(f: EinsumFacts, rows: ComputeRows, held: MappingABC[str, object
 
 
 def memory_energy(w: Workload, arch: Architecture, traffic: MappingABC[str, Array],
-                  reads: Array) -> MemoryEnergy:
+                  reads: Array, levels: Sequence[Array] = (),
+                  level_reads: Sequence[Array] = ()) -> MemoryEnergy:
     """DRAM accesses, global-buffer fills (inputs arriving from DRAM) and reads (``reads``
-    words the arrays read per instance, see :func:`buffer_reads`), for all instances."""
+    words the arrays read per instance, see :func:`buffer_reads`, and the words filling the
+    first level below it), for all instances. ``levels``: words crossing the link into each
+    level of ``arch.levels`` per instance (its row writes, and the row reads of the level
+    above); ``level_reads``: words the arrays read from each."""
     instances = w.instances
     accesses: dict[str, Array] = {}
     energy: dict[str, Array] = {}
@@ -954,10 +1181,20 @@ def memory_energy(w: Workload, arch: Architecture, traffic: MappingABC[str, Arra
     gb = arch.global_buffer
     fills = sum((v for t, v in traffic.items() if t in w.layout.inputs), start=0)
     accesses["global_buffer.row_writes"] = fills * instances / gb.row_values
-    accesses["global_buffer.row_reads"] = reads * instances / gb.row_values
+    out = reads + levels[0] if levels else reads
+    accesses["global_buffer.row_reads"] = out * instances / gb.row_values
     if gb.read_pj_per_row is not None and gb.write_pj_per_row is not None:
         energy["global_buffer"] = (accesses["global_buffer.row_writes"] * gb.write_pj_per_row
                                    + accesses["global_buffer.row_reads"] * gb.read_pj_per_row)
+    for i, (name, lv) in enumerate(arch.levels.items()):
+        words_in = levels[i] if i < len(levels) else 0
+        words_out = ((levels[i + 1] if i + 1 < len(levels) else 0)
+                     + (level_reads[i] if i < len(level_reads) else 0))
+        accesses[f"{name}.row_writes"] = words_in * instances / lv.row_values
+        accesses[f"{name}.row_reads"] = words_out * instances / lv.row_values
+        if lv.read_pj_per_row is not None and lv.write_pj_per_row is not None:
+            energy[name] = (accesses[f"{name}.row_writes"] * lv.write_pj_per_row
+                            + accesses[f"{name}.row_reads"] * lv.read_pj_per_row)
     return MemoryEnergy(accesses, energy)
 
 
@@ -976,7 +1213,7 @@ def _stage_cycles(w: Workload, arch: Architecture, mapping: Mapping, stage: Stag
                     if r in reduced), default=1)
         drained = compute_rows(f, arch, binding.unit, [binding.spatial], w.sizes,
                                dataflow=binding.dataflow, mapping_name=mapping.name)
-        return int(drained.steps[0]) * axis * w.instances
+        return int(drained.steps[0]) * axis * per_core(w, arch)
     per_unit: dict[str, int] = {}
     for name in stage.einsums:
         report = reports.get(name)

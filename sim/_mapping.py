@@ -20,6 +20,10 @@ each error at its line, :func:`mapping_yaml` writes one):
 * ``stages``: the schedule. Stages run one after another; the Einsums of one stage run
   concurrently on their units (so 1D work of one tile can overlap 2D work of the next).
   ``drain: X`` is a stage that waits for X's reduction across the array to drain.
+* ``levels``: per on-chip level below the global buffer (``Architecture.levels``), the
+  loops above that level (outer to inner, from DRAM down) and its tiles: what one core's
+  copy of the level holds at once. A level not named takes the global buffer's loops and
+  tiles. Its tiles may not exceed the tiles of the level above.
 * ``memory``: ``overlapped`` (DRAM transfers hide under all compute), ``per_stage``
   (each stage waits for its own transfers, as unfused operators do) or ``concurrent``
   (stages run whole with their own tilings, passing intermediates through DRAM, and
@@ -41,8 +45,8 @@ from einsum import CascadeError, read_text
 
 from ._arch import _document, _line, _Lines, _shown, _where, _yaml_text
 
-__all__ = ["DATAFLOWS", "Binding", "Mapping", "Stage", "load_mapping", "mapping_from_dict",
-           "mapping_yaml"]
+__all__ = ["DATAFLOWS", "Binding", "LevelTiling", "Mapping", "Stage", "load_mapping",
+           "mapping_from_dict", "mapping_yaml"]
 
 _PLACEMENTS = ("dram", "spill", "buffer")
 _MEMORY = ("overlapped", "per_stage", "concurrent")
@@ -50,7 +54,9 @@ _OPERANDS = ("neighbours", "register_file")
 DATAFLOWS = ("os", "ws", "is")
 """Dataflows of a systolic unit: output, weight or input stationary."""
 
-_FIELDS = ("bindings", "dram_loops", "memory", "name", "placement", "stages", "tiles")
+_FIELDS = ("bindings", "dram_loops", "levels", "memory", "name", "placement", "stages",
+           "tiles")
+_LEVEL_FIELDS = ("loops", "tiles")
 _BINDING_FIELDS = ("dataflow", "operands", "spatial", "unit")
 _STAGE_FIELDS = ("dram_loops", "einsums", "tiles")
 _DRAIN_FIELDS = ("drain",)
@@ -156,6 +162,14 @@ class Stage:
     tiles: dict[str, int | str] | None = None
 
 
+@dataclass(frozen=True)
+class LevelTiling:
+    """The loops above an on-chip level (outer to inner) and its tiles."""
+
+    loops: tuple[str, ...] = ()
+    tiles: dict[str, int | str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Mapping:
     name: str
@@ -165,9 +179,15 @@ class Mapping:
     placement: dict[str, str] = field(default_factory=dict)
     stages: tuple[Stage, ...] = ()
     memory: str = "overlapped"
+    levels: dict[str, LevelTiling] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_text(self.name, "name")
+        for level, tiling in self.levels.items():
+            _check_text(level, "level name")
+            for rank, tile in tiling.tiles.items():
+                _check_tile(self.name, rank, tile)
+            _check_loops(self.name, tiling.loops)
         for tensor, where in self.placement.items():
             _check_placement(self.name, tensor, where)
         _check_memory(self.name, self.memory)
@@ -189,6 +209,8 @@ class Mapping:
                 if s.tiles is not None:
                     entry["tiles"] = dict(s.tiles)
                 stages.append(entry)
+        levels = ({"levels": {n: {"loops": list(t.loops), "tiles": dict(t.tiles)}
+                              for n, t in self.levels.items()}} if self.levels else {})
         return {
             "name": self.name,
             "bindings": {e: {"unit": b.unit, "spatial": list(b.spatial)}
@@ -200,7 +222,7 @@ class Mapping:
             "placement": dict(self.placement),
             "stages": stages,
             "memory": self.memory,
-        }
+        } | levels
 
 
 def mapping_from_dict(data: dict[str, Any]) -> Mapping:
@@ -338,7 +360,15 @@ def _build(data: dict[str, Any], lines: _Lines | None) -> Mapping:
         at(("placement", tensor), _check_placement, name, tensor, where)
     memory = data.get("memory", "overlapped")
     at(("memory",), _check_memory, name, memory)
-    return Mapping(name=name, bindings=bindings,
+    levels = {}
+    for level, entry in mapping_of(data.get("levels", {}), ("levels",),
+                                   "{local: {loops: [P], tiles: {P: 64}}}").items():
+        path = ("levels", level)
+        fields(mapping_of(entry, path, "{loops: [P], tiles: {P: 64}}"), path, _LEVEL_FIELDS,
+               ())
+        levels[level] = LevelTiling(loops(entry.get("loops", []), (*path, "loops")),
+                                    tiles(entry.get("tiles", {}), (*path, "tiles")))
+    return Mapping(name=name, bindings=bindings, levels=levels,
                    dram_loops=loops(data.get("dram_loops", []), ("dram_loops",)),
                    tiles=tiles(data.get("tiles", {}), ("tiles",)),
                    placement=dict(placement), stages=tuple(stages), memory=memory)

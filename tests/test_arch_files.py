@@ -175,8 +175,8 @@ BAD_ARCHITECTURES = [
      "6: unknown field 'reads' in units.array1d.register_file; known: entries, read_pj, "
      "write_pj"),
     ("unknown top-level field", "like: fusemax\ncolour: red\n",
-     "2: unknown field 'colour'; known: buffers, clock_mhz, device, dram, global_buffer, like, "
-     "name, node, ports, source, title, units, weight_bytes, word_bytes"),
+     "2: unknown field 'colour'; known: buffers, clock_mhz, cores, device, dram, global_buffer, "
+     "levels, like, name, node, ports, source, title, units, weight_bytes, word_bytes"),
     ("negative capacity", "like: fusemax\nglobal_buffer:\n  banks: 4\n  capacity_bytes: -1\n",
      "4: global_buffer.capacity_bytes must be a positive whole number (at most 2**50), not -1"),
     ("bool as a number", "like: fusemax\nclock_mhz: true\n",
@@ -274,7 +274,7 @@ _MAPPING = "name: qk\nbindings:\n  QK: {unit: array2d, spatial: [M0, P]}\n"
 
 BAD_MAPPINGS = [
     ("unknown top-level field", _MAPPING + "colour: red\n",
-     "4: unknown field 'colour'; known: bindings, dram_loops, memory, name, placement, "
+     "4: unknown field 'colour'; known: bindings, dram_loops, levels, memory, name, placement, "
      "stages, tiles"),
     ("unknown field in a binding",
      "name: qk\nbindings:\n  QK:\n    unit: array2d\n    spatial: [M0, P]\n    spacial: [P]\n",
