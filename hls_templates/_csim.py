@@ -1,6 +1,6 @@
 """C simulation of an emitted project with g++ and the ap_types headers of the hls4ml wheel,
-compared bit for bit with the vectors of the Python golden model: compiled once, every case
-run by one process.
+compared bit for bit with the vectors of the Python golden model: compiled once (a later
+run reuses the build while no source is newer), every case run by one process.
 
 Besides every output word, the testbench reports per checked assignment (``fit<T>`` in
 ``units.h``) how many values overflowed (wrapped or saturated). A count that differs from
@@ -92,6 +92,30 @@ def _expected_overflows(folder: Path, cases: list[str]) -> dict[str, dict[str, i
     return out
 
 
+def _compile(folder: Path, program: Path) -> list[str]:
+    """Compile the project into ``program`` (once: a build newer than every source, made
+    with the same command, is reused); the compiler's warnings."""
+    sources = sorted(str(p) for p in (folder / "src").glob("*.cpp"))
+    command = ["g++", *compile_flags(), "-I", str(folder / "src"), *sources,
+               str(folder / "tb" / "tb.cpp"), "-o", str(program)]
+    log = program.with_suffix(".json")
+    inputs = [*(folder / "src").iterdir(), folder / "tb" / "tb.cpp"]
+    if program.is_file() and log.is_file():
+        built = program.stat().st_mtime
+        record = json.loads(log.read_text())
+        if record.get("command") == command and all(p.stat().st_mtime <= built
+                                                    for p in inputs):
+            return list(record["warnings"])
+    compiled = subprocess.run(command, capture_output=True, text=True)
+    if compiled.returncode != 0:
+        first = next((line for line in compiled.stderr.splitlines() if "error" in line),
+                     compiled.stderr.strip()[:300])
+        raise HlsError(f"g++ failed on {folder}: {first}")
+    warnings = [line for line in compiled.stderr.splitlines() if "warning:" in line]
+    log.write_text(json.dumps({"command": command, "warnings": warnings}) + "\n")
+    return warnings
+
+
 def csim(folder: Path, *, allow_overflow: bool | None = None,
          progress: Callable[[str], None] = lambda _phase: None) -> CsimResult:
     """Compile ``folder``'s kernel and testbench, run every case, compare every output word
@@ -106,18 +130,9 @@ def csim(folder: Path, *, allow_overflow: bool | None = None,
         allow_overflow = bool(meta.get("allow_overflow", False))
     build = folder / "build"
     (build / "out").mkdir(parents=True, exist_ok=True)
-    sources = sorted(str(p) for p in (folder / "src").glob("*.cpp"))
     program = build / "csim"
     progress("compiling")
-    compiled = subprocess.run(["g++", *compile_flags(), "-I", str(folder / "src"), *sources,
-                               str(folder / "tb" / "tb.cpp"), "-o", str(program)],
-                              capture_output=True, text=True)
-    if compiled.returncode != 0:
-        first = next((line for line in compiled.stderr.splitlines() if "error" in line),
-                     compiled.stderr.strip()[:300])
-        raise HlsError(f"g++ failed on {folder}: {first}")
-    result = CsimResult(folder, warnings=[line for line in compiled.stderr.splitlines()
-                                          if "warning:" in line])
+    result = CsimResult(folder, warnings=_compile(folder, program))
     progress("running the testbench")
     ran = subprocess.run([str(program), str(folder / "tb" / "vectors"), str(build / "out")],
                          capture_output=True, text=True, timeout=600)

@@ -95,6 +95,19 @@ def test_a_changed_expectation_is_reported(simulated: dict[str, CsimResult],
     assert out.endswith("16 output words compared with the Python model: 1 mismatch\n")
 
 
+def test_csim_compiles_once_and_again_after_an_edit(tmp_path: Path) -> None:
+    project = tmp_path / "gelu"
+    emit_hls("gelu", architecture("zcu102"), {"N": 8}, out=project)
+    assert csim(project).passed
+    built = (project / "build" / "csim").stat().st_mtime_ns
+    assert csim(project).passed  # the build is up to date: reused
+    assert (project / "build" / "csim").stat().st_mtime_ns == built
+    kernel = project / "src" / "gelu.cpp"
+    kernel.write_text(kernel.read_text().replace("out.write(result);", "out.write(result)"))
+    with pytest.raises(HlsError, match=r"g\+\+ failed on .*gelu\.cpp:\d+:\d+: error: "):
+        csim(project)
+
+
 def test_emission_is_deterministic(tmp_path: Path) -> None:
     arch = architecture("zcu102")
     sizes = {"P": 3, "M": 10, "E": 8, "F": 8, "M0": 4}
