@@ -82,34 +82,39 @@ def engine_stage_cycles(sizes: dict[str, int]) -> dict[str, int]:
     return {"k": max(qk, e), "exp": exps, "v": max(nv, f), "recip": recip}
 
 
-def engine_schedule(sizes: dict[str, int], *, runs: int = 1) -> EngineSchedule:
-    """The engine's cycles for ``runs`` back-to-back runs when every input is offered and
-    every output taken at once: the stages of the mapping (QK as K streams in, the exps,
-    SLN V as V streams in, the reciprocals after a run's last tile) overlapped across tiles
-    as its buffers allow (one accumulator set, one score bank, two SLN banks, the Q block
-    freed by a run's last K beat), each tile's stages chained by the pipeline depths of
-    ``ENGINE_LATENCY``.
+def engine_schedule(sizes: dict[str, int], *, runs: int = 1, rate: float = 1.0
+                    ) -> EngineSchedule:
+    """The engine's cycles for ``runs`` back-to-back runs when every stream moves a beat
+    ``rate`` of the cycles (1: every input offered and every output taken at once): the
+    stages of the mapping (QK as K streams in, the exps, SLN V as V streams in, the
+    reciprocals after a run's last tile) overlapped across tiles as its buffers allow (one
+    accumulator set, one score bank, two SLN banks, the Q block freed by a run's last K
+    beat), each tile's stages chained by the pipeline depths of ``ENGINE_LATENCY``. At a
+    rate below 1 the beats are spread evenly: an estimate of random stalls' mean effect.
 
     >>> engine_schedule({"p": 4, "m0": 16, "e": 64, "f": 64, "m": 256}).bottleneck
-    'K and V streams'
+    'K stream'
     """
+    if not 0 < rate <= 1:
+        raise ValueError(f"rate must be in (0, 1], not {rate}")
     d = engine_stage_cycles(sizes)
     lat = ENGINE_LATENCY
+    beat = 1 / rate
     tiles = -(-sizes["m"] // sizes["m0"])
-    never = -(10 ** 9)
+    never = -1e9
     k_end = adv_end = dump = x_prm = s_recip = v0 = never
     v_ends = [never, never]     # the last V beats of the previous two tiles
-    out_last = 0
-    q0 = 0                      # the run's first Q beat
+    out_last = 0.0
+    q0 = 0.0                    # the run's first Q beat
     for _run in range(runs):
         for t in range(tiles):
             first, last = t == 0, t == tiles - 1
             # K beats: one a cycle, each as stage 1 frees; the tile's first waits for the
             # accumulators to be dumped; in a run's first tile beat i waits for Q beat i
-            k = max(adv_end, (q0 + 1) if first else never)
+            k = max(adv_end, (q0 + 1) if first else never, k_end + beat)
             adv = max(k + 1, dump)
             for i in range(1, d["k"]):
-                k = max(adv, (q0 + i + 1) if first else never, k + 1)
+                k = max(adv, (q0 + i * beat + 1) if first else never, k + beat)
                 adv = k + 1
             k_end, adv_end = k, adv
             dump = max(adv_end + 1, x_prm)
@@ -120,18 +125,19 @@ def engine_schedule(sizes: dict[str, int], *, runs: int = 1) -> EngineSchedule:
                 full = s_recip + d["recip"] + lat["recip"] + 1
             else:
                 full = x_prm + lat["exp"] + 1
-            v0 = max(full, v_ends[1] + 1, v0 + lat["raw"])
-            v_ends = [v_ends[1], v0 + d["v"] - 1]
+            v0 = max(full, v_ends[1] + beat, v0 + lat["raw"])
+            v_ends = [v_ends[1], v0 + (d["v"] - 1) * beat]
             if last:
-                out_last = v_ends[1] + lat["out"]
-        q0 = k_end + 1
-    per_tile = {"K and V streams": max(d["k"], d["v"]), "exp lanes": d["exp"]}
-    return EngineSchedule(cycles=out_last + 1, k_tile=d["k"], exp_tile=d["exp"],
+                out_last = v_ends[1] + lat["out"] + (beat - 1)
+        q0 = k_end + beat
+    per_tile = {"K stream": d["k"] * beat, "V stream": max(d["v"] * beat, lat["raw"]),
+                "exp lanes": d["exp"]}
+    return EngineSchedule(cycles=round(out_last) + 1, k_tile=d["k"], exp_tile=d["exp"],
                           v_tile=d["v"], recip=d["recip"],
                           bottleneck=max(per_tile, key=lambda key: per_tile[key]))
 
 
-def engine_cycles(sizes: dict[str, int], *, runs: int = 1) -> int:
+def engine_cycles(sizes: dict[str, int], *, runs: int = 1, rate: float = 1.0) -> int:
     """The model's cycles from the first input beat to the last output beat of ``runs``
     back-to-back runs (see :func:`engine_schedule`)."""
-    return engine_schedule(sizes, runs=runs).cycles
+    return engine_schedule(sizes, runs=runs, rate=rate).cycles

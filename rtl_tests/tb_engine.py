@@ -163,12 +163,13 @@ async def every_case_bit_exact_back_to_back_under_back_pressure(dut) -> None:
         got = await bench.receive()
         assert got == streams["o"], (case, _differences(got, streams["o"]))
     assert int(dut.tlast_error.value) == 0
-    model = engine_cycles(SIZES, runs=len(runs))
-    dut._log.info("under back-pressure (30%% idle on every stream): %d cycles, model %d "
-                  "without stalls", bench.measured, model)
-    record_cycles(f"{len(runs)} runs back to back, every stream 30% idle", model,
-                  bench.measured)
-    assert bench.measured >= model, "faster than the model's schedule allows"
+    ideal = engine_cycles(SIZES, runs=len(runs))
+    model = engine_cycles(SIZES, runs=len(runs), rate=0.7)
+    dut._log.info("under back-pressure (30%% idle on every stream): %d cycles; model %d at "
+                  "the streams' mean rate, %d without stalls", bench.measured, model, ideal)
+    record_cycles(f"{len(runs)} runs back to back, every stream 30% idle (model at 70% "
+                  "stream rate)", model, bench.measured, ideal=ideal)
+    assert bench.measured >= ideal, "faster than the model's schedule allows"
     await bench.quiet()
 
 
