@@ -167,9 +167,10 @@ class Report:
     live_state: dict[str, object] = field(default_factory=dict)
     """What the algorithm keeps on chip while the stream goes by (``einsum.analyze``)."""
     levels: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Per on-chip level (the global buffer, then ``Architecture.levels``): capacity and
-    occupancy (bytes of one copy: per core for a per-core level), bytes crossing the link
-    from the level above (all instances), the cycles that link takes, spilled fractions."""
+    """Per on-chip level (the global buffer, then ``Architecture.levels``): capacity, the
+    share one instance may use (a per-core copy, or a shared level's part per core) and its
+    occupancy, bytes by tensor, tiles, spilled fractions, bytes crossing the link from the
+    level above (all instances) and the cycles that link takes."""
 
     @property
     def energy_j(self) -> float:
@@ -1098,11 +1099,12 @@ def evaluate_workload(w: Workload, arch: Architecture, mapping: Mapping) -> Repo
     held: dict[str, int] = {}
     level_report = {"global_buffer": _level_report(arch, plans, sum(traffic.values()), dram,
                                                    arch.global_buffer.capacity_bytes,
-                                                   instances)}
+                                                   capacity_words(arch), instances)}
     for lt in levels:
         level_report[lt.name] = _level_report(arch, lt.plans, sum(lt.words.values()),
                                               links[lt.name],
-                                              arch.levels[lt.name].capacity_bytes, instances)
+                                              arch.levels[lt.name].capacity_bytes,
+                                              capacity_words(arch, lt.name), instances)
     for p in plans.values():
         tiles.update({r: int(t) for r, t in p.tiles.items()})
         for t in p.spill & set(p.occupancy):
@@ -1126,8 +1128,9 @@ def evaluate_workload(w: Workload, arch: Architecture, mapping: Mapping) -> Repo
 
 
 def _level_report(arch: Architecture, plans: dict[int, Plan], words: int, cycles: int,
-                  capacity: int, instances: int) -> dict[str, Any]:
-    """What :attr:`Report.levels` says of one level."""
+                  capacity: int, share: int, instances: int) -> dict[str, Any]:
+    """What :attr:`Report.levels` says of one level: ``occupancy_bytes`` of one instance
+    (at most ``share_bytes``: a per-core copy, or a shared level's part per core)."""
     word = arch.word_bytes
     occupancy = max((sum(int(v) for v in p.kept.values()) for p in plans.values()),
                     default=0)
@@ -1140,7 +1143,8 @@ def _level_report(arch: Architecture, plans: dict[int, Plan], words: int, cycles
             held[t] = max(int(v) * word, held.get(t, 0))
         for t in p.spill & set(p.occupancy):
             spilled[t] = max(float(p.spilled(t)), spilled.get(t, 0.0))
-    return {"capacity_bytes": capacity, "occupancy_bytes": occupancy * word,
+    return {"capacity_bytes": capacity, "share_bytes": share * word,
+            "occupancy_bytes": occupancy * word,
             "bytes_by_tensor": held, "tiles": tiles, "spilled": spilled,
             "bytes_in": words * word * instances, "link_cycles": int(cycles)}
 

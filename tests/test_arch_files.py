@@ -143,7 +143,7 @@ def test_name_or_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(CascadeError) as caught:
         architecture("fast")  # a bare word is a preset name, even if a file is close by
     assert str(caught.value) == ("unknown architecture 'fast'; known: edge-moe, flat, fusemax, "
-                                 "u250, u50, unfused, zcu102")
+                                 "tpu-v4i, u250, u50, unfused, zcu102")
     with pytest.raises(CascadeError) as caught:
         architecture("missing.yaml")
     assert str(caught.value) == ("missing.yaml: cannot read the architecture file: "
@@ -200,8 +200,8 @@ BAD_ARCHITECTURES = [
      "5: unit array1d: unknown op kind 'tanh'; known: mac, mul, add, max, exp, div, gelu, "
      "other"),
     ("like of an unknown preset", "# mine\nlike: tpu\n",
-     "2: unknown architecture 'tpu'; known: edge-moe, flat, fusemax, u250, u50, unfused, "
-     "zcu102"),
+     "2: unknown architecture 'tpu'; known: edge-moe, flat, fusemax, tpu-v4i, u250, u50, "
+     "unfused, zcu102"),
     ("like that is not a name", "like: [fusemax]\n",
      "1: like must be the name of a preset, not a list"),
     ("YAML 1.1 ambiguity", "like: fusemax\nunits:\n  array2d:\n    systolic: yes\n",

@@ -178,4 +178,4 @@ def test_map_errors(capsys: pytest.CaptureFixture[str]) -> None:
                            "--seq", "1024")
     assert (status, out) == (2, "")
     assert err == ("cascade: error: unknown architecture 'tpu'; known: edge-moe, flat, fusemax, "
-                   "u250, u50, unfused, zcu102\n")
+                   "tpu-v4i, u250, u50, unfused, zcu102\n")

@@ -231,7 +231,7 @@ def test_architecture_validation() -> None:
                                            r"2\*\*50\), not 0$"):
         architecture("fusemax", array=0)
     with pytest.raises(CascadeError, match=r"^unknown architecture 'tpu'; known: edge-moe, "
-                                           r"flat, fusemax, u250, u50, unfused, zcu102$"):
+                                           r"flat, fusemax, tpu-v4i, u250, u50, unfused, zcu102$"):
         architecture("tpu")
 
 

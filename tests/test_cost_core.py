@@ -16,8 +16,10 @@ from cascade import main
 from einsum import load, model, validate
 from mapper import scored_candidates, search, search_workload
 from sim import (
+    LEVEL_HOLDS,
     Architecture,
     Binding,
+    Level,
     MappingError,
     architecture,
     compute_rows,
@@ -66,9 +68,35 @@ architectures = st.builds(_arch, st.sampled_from(["fusemax", "flat"]),
                           st.sampled_from([(True, 0), (False, 0), (False, 3), (True, 5)]))
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def _hierarchy(arch: Architecture, cores: int, levels: list[tuple[int, float | None, int]],
+               holds: tuple[str, ...]) -> Architecture:
+    """``arch`` with ``cores`` and on-chip levels below its global buffer, outer to inner:
+    (KiB, bandwidth in bytes a cycle or None, 1 per core / 0 shared), each holding
+    ``holds`` (the innermost) or everything."""
+    built = {}
+    for i, (kib, bandwidth, each) in enumerate(levels):
+        built[f"level{i}"] = Level(capacity_bytes=kib * 1024, row_values=16 * (i + 1),
+                                   bandwidth_bytes_per_cycle=bandwidth,
+                                   read_pj_per_row=30.0 / (i + 1), write_pj_per_row=40.0 / (i + 1),
+                                   holds=holds if i == len(levels) - 1 else LEVEL_HOLDS,
+                                   per_core=bool(each))
+    return dataclasses.replace(arch, cores=cores, levels=built)
+
+
+# Multi-level architectures: 1 to 4 cores, one or two levels below the global buffer (per
+# core or shared, with or without a bandwidth), the innermost holding some kinds of tensor.
+hierarchies = st.builds(
+    _hierarchy, architectures, st.sampled_from([1, 2, 4]),
+    st.lists(st.tuples(st.sampled_from([1, 16, 256]), st.sampled_from([None, 8.0, 512.0]),
+                       st.sampled_from([0, 1])), min_size=1, max_size=2),
+    st.sampled_from([LEVEL_HOLDS, ("inputs", "state", "outputs"), ("inputs",),
+                     ("state", "intermediates")]))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=st.sampled_from(ALGORITHMS), seq=st.sampled_from([64, 96, 256]),
-       arch=architectures, objective=st.sampled_from(["latency", "energy", "edp"]))
+       arch=st.one_of(architectures, hierarchies),
+       objective=st.sampled_from(["latency", "energy", "edp"]))
 def test_every_scored_candidate_is_what_evaluate_says(name: str, seq: int, arch: Architecture,
                                                       objective: str) -> None:
     shapes, instances = _shapes(name, seq)
@@ -139,8 +167,8 @@ def test_any_binding_a_dataflow_allows_costs_what_its_rule_says(
     assert report.unit_cycles["array2d"] == expected
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(name=st.sampled_from(ALGORITHMS), arch=architectures,
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(ALGORITHMS), arch=st.one_of(architectures, hierarchies),
        objective=st.sampled_from(["latency", "energy", "edp"]))
 def test_the_search_beats_every_candidate_it_scored(name: str, arch: Architecture,
                                                    objective: str) -> None:
@@ -165,7 +193,7 @@ def test_the_search_beats_every_candidate_it_scored(name: str, arch: Architectur
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=st.sampled_from(ALGORITHMS), seq=st.sampled_from([64, 200, 512]),
-       arch=architectures)
+       arch=st.one_of(architectures, hierarchies))
 def test_physics_of_every_mapping(name: str, seq: int, arch: Architecture) -> None:
     shapes, instances = _shapes(name, seq)
     cascade = load(name)
@@ -178,6 +206,9 @@ def test_physics_of_every_mapping(name: str, seq: int, arch: Architecture) -> No
         r = evaluate_workload(w, arch, candidate.mapping)
         assert r.cycles >= r.compute_cycles
         assert r.cycles >= math.ceil(r.dram_bytes / per_cycle)
+        for level in r.levels.values():  # every level within its copy, every link in time
+            assert level["occupancy_bytes"] <= level["share_bytes"] <= level["capacity_bytes"]
+            assert r.cycles >= level["link_cycles"]
         assert r.buffer_bytes <= r.buffer_capacity_bytes
         assert sum(r.buffer_bytes_by_tensor.values()) <= r.buffer_capacity_bytes
         assert all(0 <= u <= 1 + 1e-12 for u in r.utilisation.values())

@@ -50,8 +50,8 @@ def _spec_file(folder: Path, text: str, name: str = "spec.yaml") -> Path:
      f"s.yaml:1: no library cascade or file named 'nope'; library: "
      f"{', '.join(library_names())}"),
     (BASE.replace("{preset: fusemax}", "{preset: tpu}"),
-     "s.yaml:2: unknown architecture 'tpu'; known: edge-moe, flat, fusemax, u250, u50, unfused, "
-     "zcu102, or a .yaml file"),
+     "s.yaml:2: unknown architecture 'tpu'; known: edge-moe, flat, fusemax, tpu-v4i, u250, u50, "
+     "unfused, zcu102, or a .yaml file"),
     (BASE.replace("{preset: fusemax}", "{preset: fusemax, array: [64, -1]}"),
      "s.yaml:2: array must be a whole number from 1 to 2**40, not -1"),
     (BASE.replace("{preset: fusemax}", "{preset: fusemax, buffer_mib: 0}"),

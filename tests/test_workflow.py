@@ -232,8 +232,8 @@ def test_json_documents_carry_the_schema_and_errors_are_json(
     status, out, err = run(capsys, "map", "fusemax", "--arch", "nope", *BERT_1K, "--json")
     assert (status, err) == (2, "")
     assert json.loads(out) == {"schema": 1, "error": "unknown architecture 'nope'; known: "
-                                                     "edge-moe, flat, fusemax, u250, u50, "
-                                                     "unfused, zcu102"}
+                                                     "edge-moe, flat, fusemax, tpu-v4i, u250, "
+                                                     "u50, unfused, zcu102"}
     status, out, _ = run(capsys, "map", "--json")
     assert status == 2 and json.loads(out)["error"].startswith("the following arguments")
 
