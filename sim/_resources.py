@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from einsum import CascadeError
 
-from ._arch import Architecture, Buffer, Device, Unit
+from ._arch import Architecture, Buffer, Device, FpgaCost, Unit
 
 __all__ = [
     "DesignResources",
@@ -44,6 +44,7 @@ __all__ = [
     "design_resources",
     "dsp_per_multiplier",
     "hls_resources",
+    "lane_cost",
     "table_luts",
     "unit_resources",
 ]
@@ -107,10 +108,41 @@ class DesignResources:
         return data
 
 
+def lane_cost(cost: FpgaCost, bits: int | None = None,
+              multiplier: tuple[int, int] | None = None) -> tuple[int, int]:
+    """(LUT, FF) of one PE built ``bits`` wide (default: the unit's own width), tables
+    apart: ``lut_per_pe + lut_per_bit * bits`` (likewise for flip-flops), plus, for a PE
+    whose one multiplier the model tiles on DSPs, ``lut_per_product_bit`` per product bit
+    for each DSP48E2 beyond the first. The multiplier's operands are ``multiplier``, else
+    ``multiplier_bits`` scaled with the width.
+
+    >>> lane_cost(FpgaCost(lut_per_pe=100, lut_per_bit=2.5, ff_per_pe=10, ff_per_bit=1,
+    ...                    bits=32), 16)
+    (140, 26)
+    >>> cost = FpgaCost(multiplier_bits=(32, 16), bits=48, lut_per_bit=2, ff_per_bit=2,
+    ...                 lut_per_product_bit=0.5)
+    >>> lane_cost(cost), lane_cost(cost, 32)  # two DSPs at 32 x 16, one at 21 x 11
+    ((120, 96), (64, 64))
+    """
+    width = cost.bits if bits is None else bits
+    if width is None:
+        return cost.lut_per_pe, cost.ff_per_pe
+    lut = cost.lut_per_pe + cost.lut_per_bit * width
+    if cost.lut_per_product_bit and cost.multiplier_bits is not None:
+        if multiplier is None:
+            scale = width / cost.bits if cost.bits else 1.0
+            multiplier = (max(1, round(cost.multiplier_bits[0] * scale)),
+                          max(1, round(cost.multiplier_bits[1] * scale)))
+        a, b = multiplier
+        lut += cost.lut_per_product_bit * (dsp_per_multiplier(a, b) - 1) * (a + b)
+    return round(lut), round(cost.ff_per_pe + cost.ff_per_bit * width)
+
+
 def unit_resources(unit: Unit) -> Resources:
     cost = unit.fpga
     if cost is None:
         raise CascadeError(f"unit {unit.name} has no FPGA cost (fpga: ...) in its preset")
+    lut_per_pe, ff_per_pe = lane_cost(cost)
     copies = math.ceil(unit.pes / 2)
     if cost.dsp_per_pe is not None:
         dsp = unit.pes * cost.dsp_per_pe
@@ -119,15 +151,16 @@ def unit_resources(unit: Unit) -> Resources:
     bram = sum(bram36_for_table(t.entries, t.bits) for t in cost.tables) * copies
     table_luts = sum(math.ceil(t.entries / 64) * t.bits for t in cost.tables
                      if bram36_for_table(t.entries, t.bits) == 0) * copies
-    return Resources(dsp=dsp, bram36=bram, lut=unit.pes * cost.lut_per_pe + table_luts,
-                     ff=unit.pes * cost.ff_per_pe)
+    return Resources(dsp=dsp, bram36=bram, lut=unit.pes * lut_per_pe + table_luts,
+                     ff=unit.pes * ff_per_pe)
 
 
 def table_luts(unit: Unit) -> int:
     """LUTs the model gives ``unit``'s small tables (those it does not put in BRAM)."""
     assert unit.fpga is not None
     return unit_resources(dataclasses.replace(
-        unit, fpga=dataclasses.replace(unit.fpga, lut_per_pe=0))).lut
+        unit, fpga=dataclasses.replace(unit.fpga, lut_per_pe=0, lut_per_bit=0.0,
+                                       lut_per_product_bit=0.0))).lut
 
 
 def buffer_resources(buffer: Buffer) -> Resources:
@@ -175,7 +208,7 @@ def _available(device: Device) -> Resources:
 
 def hls_resources(device: Device, *, multipliers: dict[str, tuple[int, int, int]],
                   tables: dict[str, tuple[int, int, int]], buffers: dict[str, Buffer],
-                  lanes: dict[str, tuple[Unit, int]],
+                  lanes: dict[str, tuple[Unit, int] | tuple[Unit, int, int]],
                   fifos: dict[str, tuple[int, int]] | None = None,
                   registers: dict[str, int] | None = None) -> DesignResources:
     """Resources of an emitted HLS kernel from what it instantiates:
@@ -188,13 +221,15 @@ def hls_resources(device: Device, *, multipliers: dict[str, tuple[int, int, int]
       partitioned array is one copy per bank);
     * ``fifos``: name -> (depth, bits): shift-register LUTs (SRL32) up to 32 deep, else RAM;
     * ``registers``: name -> bits of arrays partitioned into registers (flip-flops);
-    * ``lanes``: name -> (preset unit, count), the LUT/FF of that many of its PEs.
+    * ``lanes``: name -> (preset unit, count[, bits]), the LUT/FF of that many of its PEs
+      (each ``bits`` wide when given: :func:`lane_cost`).
 
     >>> from sim import architecture
     >>> arch = architecture("zcu102")
     >>> r = hls_resources(arch.device, multipliers={"qk": (64, 16, 16)}, tables={},
     ...                   buffers={}, lanes={"qk": (arch.units["attention"], 64)})
-    >>> r.units["multipliers"].dsp, r.units["lanes"].lut == 64 * 225
+    >>> r.units["multipliers"].dsp, r.units["lanes"].lut == 64 * lane_cost(
+    ...     arch.units["attention"].fpga)[0]
     (64, True)
     """
     dsp = sum(count * dsp_per_multiplier(a, b) for count, a, b in multipliers.values())
@@ -204,12 +239,13 @@ def hls_resources(device: Device, *, multipliers: dict[str, tuple[int, int, int]
         bram += blocks * copies
         lut += 0 if blocks else math.ceil(entries / 64) * bits * copies
     lane_lut = lane_ff = 0
-    for unit, count in lanes.values():
+    for unit, count, *bits in lanes.values():
         cost = unit.fpga
         if cost is None:
             raise CascadeError(f"unit {unit.name} has no FPGA cost (fpga: ...) in its preset")
-        lane_lut += count * cost.lut_per_pe
-        lane_ff += count * cost.ff_per_pe
+        lut, ff = lane_cost(cost, bits[0] if bits else None)
+        lane_lut += count * lut
+        lane_ff += count * ff
     units = {"multipliers": Resources(dsp=dsp), "tables": Resources(bram36=bram, lut=lut),
              "lanes": Resources(lut=lane_lut, ff=lane_ff),
              "registers": Resources(ff=sum((registers or {}).values()))}
