@@ -144,7 +144,8 @@ def main() -> None:
             predicted = unit_resources(_unit(preset, kind, n, multiplier, bits=bits,
                                              **calibrated))
             # the preset before: one constant per PE
-            before = "attention" if multiplier == (32, 32) else names[0]
+            before = "attention" if kind == "systolic" and multiplier == (32, 32) \
+                else names[0]
             lut_c, ff_c = CONSTANTS[before]
             constant = unit_resources(_unit(preset, kind, n, multiplier, bits=None,
                                             lut_per_pe=lut_c, ff_per_pe=ff_c,
