@@ -338,7 +338,9 @@ def _unit_options(w: Workload, arch: Architecture, f: EinsumFacts, name: str,
     """The choices of ``every`` that no other beats in both cycles and energy (the compute
     and the reads of the operands held in each on-chip level, ``sets``, at ``read_pj`` a
     word): indices, cycles, energy."""
-    operands_held = tuple(tuple(o.source in held for o in f.operands) for held in sets)
+    operands_held: tuple[object, ...] = (
+        tuple(o.source in sets[0] for o in f.operands) if len(sets) == 1 else
+        tuple(tuple(o.source in held for o in f.operands) for held in sets))
     key = ("unit options", f.name, arch.units[name].cost_id, operands_held, read_pj)
     found = w.memo.get(key)
     if found is None:
@@ -376,8 +378,10 @@ def _combos(w: Workload, arch: Architecture, sets: tuple[frozenset[str], ...],
     # The same for every loop order that holds the same tensors, and for every bandwidth,
     # clock and buffer size: only the units and the buffers' read energy matter.
     gb = arch.global_buffer
-    read_pj = ((gb.read_pj_per_row or 0.0) / gb.row_values,
-               *((lv.read_pj_per_row or 0.0) / lv.row_values for lv in arch.levels.values()))
+    read_pj: tuple[float, ...] = ((gb.read_pj_per_row or 0.0) / gb.row_values,)
+    if arch.levels:
+        read_pj += tuple((lv.read_pj_per_row or 0.0) / lv.row_values
+                         for lv in arch.levels.values())
     units = list(arch.units)
     key = ("combos", sets, objective, read_pj, arch.cores,
            tuple(arch.units[u].cost_id for u in units))

@@ -25,7 +25,12 @@ architecture, mapping) data:
   once and read once per later stage or pass that consumes them; the spilled part of a
   recurrence's state is written and read back at every step of its recurrence;
 * energy: actions x energy per action (ops per unit, register-file accesses per point,
-  global-buffer rows read by the arrays and filled from DRAM, DRAM accesses).
+  global-buffer rows read by the arrays and filled from DRAM, DRAM accesses);
+* memory hierarchy: levels below the global buffer (``Architecture.levels``) are planned
+  with the buffer rule over their own loops and tiles (``Mapping.levels``), their links
+  carry what the DRAM rule counts over those, each link's cycles join the latency, each
+  level's rows written and read are priced by its energies, and the arrays read each
+  operand from the innermost level holding it; cores split the instances.
 
 >>> from einsum import parse_text
 >>> from sim import architecture, mapping_from_dict
@@ -890,6 +895,10 @@ class LevelTraffic:
     def held(self) -> frozenset[str]:
         return frozenset(t for p in self.plans.values() for t in p.occupancy)
 
+    def held_in(self, stage: int) -> frozenset[str]:
+        """What the level holds while ``stage`` runs."""
+        return frozenset(self.plans[stage].occupancy)
+
 
 def _nested(w: Workload, mapping: Mapping, level: str, above: str, plan: Plan,
             parent: Plan) -> None:
@@ -1081,15 +1090,18 @@ def evaluate_workload(w: Workload, arch: Architecture, mapping: Mapping) -> Repo
             utilisation[r.unit] += r.busy_pe_cycles * instances / (
                 arch.units[r.unit].pes * arch.cores * total)
 
-    sets: dict[str, list[frozenset[str]]] = {}
-    for f in w.facts.values():
-        s = stage_of[f.name]
-        sets[f.name] = read_sets(frozenset(plans[s].occupancy),
-                                 [frozenset(lt.plans[s].occupancy) for lt in levels])
-    reads_by = [sum(int(buffer_reads(f, rows[f.name], sets[f.name][i])[0])
-                    for f in w.facts.values()) for i in range(len(levels) + 1)]
-    memory = memory_energy(w, arch, traffic, reads_by[0],
-                           [sum(lt.words.values()) for lt in levels], reads_by[1:])
+    if not levels:  # the arrays read what the global buffer holds
+        reads = sum(int(buffer_reads(f, rows[f.name], plans[stage_of[f.name]].occupancy)[0])
+                    for f in w.facts.values())
+        memory = memory_energy(w, arch, traffic, reads)
+    else:  # each operand from the innermost level holding it
+        sets = {f.name: read_sets(frozenset(plans[stage_of[f.name]].occupancy),
+                                  [lt.held_in(stage_of[f.name]) for lt in levels])
+                for f in w.facts.values()}
+        reads_by = [sum(int(buffer_reads(f, rows[f.name], sets[f.name][i])[0])
+                        for f in w.facts.values()) for i in range(len(levels) + 1)]
+        memory = memory_energy(w, arch, traffic, reads_by[0],
+                               [sum(lt.words.values()) for lt in levels], reads_by[1:])
     accesses.update(memory.accesses)
     energy.update(memory.energy_pj)
     buffer_words = max((sum(int(v) for v in p.kept.values()) for p in plans.values()),
@@ -1097,20 +1109,22 @@ def evaluate_workload(w: Workload, arch: Architecture, mapping: Mapping) -> Repo
     tiles: dict[str, int] = {}
     spilled: dict[str, float] = {}
     held: dict[str, int] = {}
-    level_report = {"global_buffer": _level_report(arch, plans, sum(traffic.values()), dram,
-                                                   arch.global_buffer.capacity_bytes,
-                                                   capacity_words(arch), instances)}
-    for lt in levels:
-        level_report[lt.name] = _level_report(arch, lt.plans, sum(lt.words.values()),
-                                              links[lt.name],
-                                              arch.levels[lt.name].capacity_bytes,
-                                              capacity_words(arch, lt.name), instances)
     for p in plans.values():
         tiles.update({r: int(t) for r, t in p.tiles.items()})
         for t in p.spill & set(p.occupancy):
             spilled[t] = max(float(p.spilled(t)), spilled.get(t, 0.0))
         for t, v in p.kept.items():
             held[t] = max(int(v) * word, held.get(t, 0))
+    level_report = {"global_buffer": {
+        "capacity_bytes": arch.global_buffer.capacity_bytes,
+        "share_bytes": capacity_words(arch) * word, "occupancy_bytes": buffer_words * word,
+        "bytes_by_tensor": dict(held), "tiles": dict(tiles), "spilled": dict(spilled),
+        "bytes_in": dram_bytes_per_head * instances, "link_cycles": int(dram)}}
+    for lt in levels:
+        level_report[lt.name] = _level_report(arch, lt.plans, sum(lt.words.values()),
+                                              links[lt.name],
+                                              arch.levels[lt.name].capacity_bytes,
+                                              capacity_words(arch, lt.name), instances)
     return Report(
         cascade=w.cascade.name, architecture=arch.name, mapping=mapping.name,
         shapes=w.sizes, instances=instances, cycles=total, seconds=total / arch.clock_hz,
