@@ -313,16 +313,21 @@ def vector_types(params: dict[str, Any]) -> tuple[int, FixedType, FixedType, Fix
         raise RtlError("vector array: a*b needs at least the fraction bits of y")
     if a.fraction != y.fraction or a.width > y.width:
         raise RtlError("vector array: max(a, c) needs a with y's fraction and no more bits")
+    if not y.signed:
+        raise RtlError("vector array: y (and c) must be a signed type (ap_fixed)")
     return lanes, a, b, y
 
 
 def _vector(params: dict[str, Any]) -> RtlUnit:
     lanes, a, b, y = vector_types(params)
     b_w = b.width + (0 if b.signed else 1)  # an unsigned b gets a zero sign bit
-    a_as_y = "a" if a.width == y.width else \
-        f"{{{{{y.width - a.width}{{a[{a.width - 1}]}}}}, a}}"
+    ai_w = a.width + (0 if a.signed else 1)  # so does an unsigned a, inside the lane
+    extend = f"a_raw[{a.width - 1}]" if a.signed else "1'b0"
+    a_as_y = "a_raw" if a.width == y.width else \
+        f"{{{{{y.width - a.width}{{{extend}}}}}, a_raw}}"
     context = {"name": "vector_array", "lanes": lanes, "a_w": a.width, "b_w": b_w,
-               "y_w": y.width, "wide_w": a.width + b_w + 1,
+               "ai_w": ai_w, "a_signed": "a_raw" if a.signed else "{1'b0, a_raw}",
+               "y_w": y.width, "wide_w": max(ai_w + b_w + 1, y.width),
                "shift": a.fraction + b.fraction - y.fraction, "a_as_y": a_as_y,
                "a_t": a.c_type(), "b_t": b.c_type(), "y_t": y.c_type()}
     files = {"vector_array.v": _environment().get_template("vector_array.v.j2")

@@ -32,6 +32,8 @@ UNITS: dict[str, tuple[str, dict[str, Any]]] = {
     "vector8": ("vector", {"lanes": 8}),
     "vector3": ("vector", {"lanes": 3, "a": "ap_fixed<20,8>", "b": "ap_fixed<10,2>",
                            "y": "ap_fixed<24,12>"}),
+    "vector2u": ("vector", {"lanes": 2, "a": "ap_ufixed<16,6>", "b": "ap_ufixed<10,2>",
+                            "y": "ap_fixed<32,22>"}),
     # the streaming engine: two full tiles and a ragged one; one key (M = 1); one key a tile
     # and F = 1 (consecutive tiles' V beats a cycle apart: the RNV read-after-write guard);
     # heads 128 wide over 13 tiles (ragged); bound by its exp lanes (M0 + 1 = 17 exps a tile
