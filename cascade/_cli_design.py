@@ -99,7 +99,7 @@ def _print_design(result: _api.MapResult) -> None:
     resources = result.resources
     energy = f"{report.energy_j:.6g} J" if report.energy_modelled else "energy not modelled"
     size = (f"area {report.area_mm2:.5g} mm^2" if report.area_mm2 is not None else
-            f"{resources['total']['dsp'] if resources else '?'} DSPs")
+            f"{resources['total']['dsp']:,} DSPs" if resources else "area not modelled")
     print(f"{result.cascade.name} on {arch.name}: {report.cycles:,} cycles = "
           f"{report.seconds:.6g} s, {energy}, {report.dram_bytes:,} B from DRAM, {size}")
     if result.search is None:
@@ -111,6 +111,14 @@ def _print_design(result: _api.MapResult) -> None:
     loops = " -> ".join(result.mapping.dram_loops) or "(none)"
     print(f"DRAM loops {loops}; tiles {report.tiles or '-'}; "
           f"buffer {report.buffer_bytes:,} of {report.buffer_capacity_bytes:,} B")
+    if len(report.levels) > 1:
+        # every on-chip level: what it holds of its share and what crosses its link
+        print(f"{'level':<14} {'share B':>14} {'occupancy B':>14} {'bytes in':>18} "
+              f"{'link cycles':>14}  tiles")
+        for name, level in report.levels.items():
+            print(f"{name:<14} {level['share_bytes']:>14,} {level['occupancy_bytes']:>14,} "
+                  f"{level['bytes_in']:>18,} {level['link_cycles']:>14,}  "
+                  f"{level['tiles'] or '-'}")
     names = list(dict.fromkeys([*report.buffer_bytes_by_tensor, *report.dram_bytes_by_tensor]))
     # Where each tensor lives: nothing is hidden behind the one-line summary.
     print(f"{'tensor':<8} {'buffer B':>14} {'DRAM B':>18}  spilled")
