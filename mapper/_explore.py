@@ -48,6 +48,7 @@ from sim import Architecture, architecture, design_resources, device_names, fpga
 
 from ._dse import map_network, pareto, sized_design
 from ._network import network, network_names
+from ._sweep import _items  # one reading of an axis for both kinds of spec
 
 __all__ = ["ExploreSpec", "Platform", "explore", "load_explore", "model_label",
            "parse_explore", "platform_design"]
@@ -115,13 +116,6 @@ def _whole(node: yaml.Node, what: str, high: int) -> int:
         raise CascadeError(f"{what} must be a whole number from 1 to {high}, not {value!r}",
                            line=node_line(node))
     return value
-
-
-def _items(node: yaml.Node, what: str) -> list[yaml.Node]:
-    items = node.value if isinstance(node, yaml.SequenceNode) else [node]
-    if not items:
-        raise CascadeError(f"{what} is empty", line=node_line(node))
-    return items
 
 
 def _text(node: yaml.Node, what: str) -> str:
