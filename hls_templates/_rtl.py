@@ -615,12 +615,26 @@ def unit_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     for key, value in params.items():
         if key in spec.types:
             typed[key] = _type_param(params, key, "").c_type()
-        elif isinstance(value, bool) or not isinstance(value, int | str) or \
-                not str(value).strip().lstrip("+-").isdigit():
-            raise RtlError(f"parameter {key} must be a whole number, not {value!r}")
         else:
-            typed[key] = int(value)
+            typed[key] = _whole(key, value)
     return typed
+
+
+def _whole(key: str, value: object) -> int:
+    """A whole-number parameter: an int, or ASCII digits with an optional sign (at most 15,
+    so that a typo of thousands of digits is an error, not Python's digit limit)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = value.strip() if isinstance(value, str) else ""
+    digits = text[1:] if text[:1] in "+-" else text
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 15:
+        raise RtlError(f"parameter {key} must be a whole number, not {_shown(value)}")
+    return int(text)
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def rtl_unit(kind: str, params: dict[str, Any]) -> RtlUnit:

@@ -499,3 +499,15 @@ def test_any_file_exits_0_or_2_with_one_line(data: bytes, suffix: str) -> None:
         assert err.getvalue().count("\n") == 1 and err.getvalue().endswith("\n")
     else:
         assert err.getvalue() == ""
+
+
+@pytest.mark.parametrize("value", ["1" * 5000, "\u0664", "1_0", "0x10", "", "8.0"])
+def test_rtl_parameters_are_short_ascii_whole_numbers(value: str, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # found by benchmarks/bench_fuzz.py: 5,000 digits reached Python's digit limit
+    assert main(["emit-rtl", "exp", "--param", f"width={value}", "--out",
+                 str(tmp_path / "x")]) == 2
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    assert capsys.readouterr().err == (f"cascade: error: parameter width must be a whole "
+                                       f"number, not {shown}\n")
+    assert not (tmp_path / "x").exists()
