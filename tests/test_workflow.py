@@ -339,9 +339,11 @@ def test_dse_runs_an_exploration_spec(tmp_path: Path,
     assert status == 2 and "--arch does not apply" in err
 
 
-def test_progress_shows_on_a_terminal_only(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sized", [True, False])
+def test_progress_shows_on_a_terminal_only(tmp_path: Path, sized: bool) -> None:
     """A sweep long enough to pass the half-second delay draws a bar on a terminal (a
-    pseudo-terminal of 100 columns) and nothing when piped."""
+    pseudo-terminal of 100 columns, or one that reports no size at all, where tqdm alone
+    would draw nothing) and nothing when piped."""
     import fcntl  # POSIX only, like the sweep's process handling
     import struct
     import termios
@@ -357,7 +359,8 @@ def test_progress_shows_on_a_terminal_only(tmp_path: Path) -> None:
     assert piped.returncode == 0 and piped.stderr == ""
     (tmp_path / "r.sqlite").unlink()
     main_fd, terminal = os.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    if sized:
+        fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=terminal, cwd=tmp_path) \
             as run_:
         os.close(terminal)
