@@ -65,7 +65,7 @@ from ._user_reference import import_reference, user_reference
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["SCHEMA", "MapResult", "NetworkResult", "Workload", "analyze", "check", "map",
+__all__ = ["SCHEMA", "MapResult", "NetworkResult", "Workload", "analyze", "check", "digits", "map",
            "model_and_seq", "resolve_architecture", "resolve_workload", "results",
            "sequence_length", "sweep"]
 
@@ -76,6 +76,18 @@ a key users read changes meaning or goes away."""
 _SUFFIXES = {"k": 2**10, "m": 2**20}
 
 
+def digits(text: str | None, longest: int) -> int | None:
+    """The number at most ``longest`` ASCII digits spell, or None (``int`` also takes other
+    scripts' digits, signs, spaces and underscores, which a typo should not turn into a size).
+
+    >>> digits("4096", 15), digits("4_096", 15), digits("\u0664", 15)
+    (4096, None, None)
+    """
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > longest:
+        return None
+    return int(text)
+
+
 def sequence_length(value: int | str) -> int:
     """A sequence length from a whole number or a size such as ``"8k"`` (8,192: sequence
     lengths are counted in powers of two, as the models' contexts are).
@@ -84,13 +96,12 @@ def sequence_length(value: int | str) -> int:
     (8192, 1048576, 4096)
     """
     if isinstance(value, str):
-        text = value
-        scale = _SUFFIXES.get(text[-1:].lower(), 1) if text else 1
-        digits = text[:-1] if scale > 1 else text
-        if not (digits.isascii() and digits.isdigit()) or len(digits) > 15:
+        scale = _SUFFIXES.get(value[-1:].lower(), 1)
+        count = digits(value[:-1] if scale > 1 else value, 15)
+        if count is None:
             raise CascadeError(f"--seq must be a positive whole number such as 4096 or 8k, "
                                f"not {value!r}")
-        value = int(digits) * scale
+        value = count * scale
     if isinstance(value, bool) or not isinstance(value, int):
         raise CascadeError(f"seq must be a whole number or a size such as '8k', not {value!r}")
     return check_shape("seq", value)

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 from einsum import model_names
 from sim import architecture_names
 
-from ._api import SCHEMA
+from ._api import SCHEMA, digits
 
 __all__ = ["LARGEST", "Handler", "Parser", "UsageError", "add_arch", "add_command",
            "add_workload", "digits", "print_json", "real", "seed", "whole", "workload_of"]
@@ -42,23 +42,14 @@ def add_command(commands: Any, name: str, run: Handler, *, summary: str, descrip
     return parser
 
 
-def print_json(document: Any) -> None:
+def print_json(document: dict[str, Any]) -> None:
     """Print a JSON document with its schema version first."""
-    body = document if isinstance(document, dict) else {"items": document}
-    print(json.dumps({"schema": SCHEMA, **body}, indent=2))
+    print(json.dumps({"schema": SCHEMA, **document}, indent=2))
 
 
 LARGEST = 2**40
 """Largest number a size flag takes (array axes, MiB, GiB/s, MHz, workers): beyond it the
 cost model's integers would leave exact float range."""
-
-
-def digits(text: str | None, longest: int) -> int | None:
-    """The number at most ``longest`` ASCII digits spell, or None (``int`` also takes other
-    scripts' digits, signs, spaces and underscores, which a typo should not turn into a size)."""
-    if text is None or not (text.isascii() and text.isdigit()) or len(text) > longest:
-        return None
-    return int(text)
 
 
 def whole(text: str) -> int:
