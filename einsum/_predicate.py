@@ -201,6 +201,12 @@ def power_of_two(x: np.ndarray) -> np.ndarray:
 
 
 def _integer(expr: IExpr, env: Mapping[str, object], cond: Cond) -> np.ndarray:
+    # numpy hands back a bare Python int from 0-d object arrays (np.abs, frompyfunc):
+    # keep every intermediate an array so the width checks can read its dtype
+    return np.asarray(_integer_value(expr, env, cond))
+
+
+def _integer_value(expr: IExpr, env: Mapping[str, object], cond: Cond) -> object:
     if isinstance(expr, IVar | ISize):
         return np.asarray(env[expr.name])
     if isinstance(expr, INum):

@@ -662,3 +662,32 @@ def test_periods_past_64_bits_count_exactly(where: str, a: int) -> None:
     assert touched(cascade, "Y", sizes, {"M": 4}, ("M",)) == sum(
         4 for b in range(16) if any(eval(where.replace("pow2(A)", str(k)), {"m": m, "p": p})
                                     for m in range(4 * b, 4 * b + 4) for p in range(5)))
+
+
+@pytest.mark.parametrize("where", ["m < abs(abs(pow2(A)))", "m < abs(pow2(A)) - pow2(A) + 3",
+                                   "m < log2(abs(pow2(A)))"])
+@pytest.mark.parametrize("a", [62, 70])
+def test_functions_of_a_wide_size_stay_exact(where: str, a: int) -> None:
+    # abs of a number past int64 came back from numpy as a bare int, not an array, and the
+    # next width check read its dtype (hypothesis found it in CI at A = 62)
+    cascade = parse_text(f"Y[m,p] = X[m] * Z[p] where {where}", name="x")
+    sizes = {"M": 64, "P": 5, "A": a}
+    text = where.replace("pow2(A)", str(2**a)).replace("log2(", "(lambda v: v.bit_length() - 1)(")
+    brute = sum(eval(text, {"m": m, "p": p}) for m in range(64) for p in range(5))
+    assert computed_points(cascade, sizes)["Y"] == brute
+    assert touched(cascade, "Y", sizes, {"M": 4}, ("M",)) == 4 * len(
+        {m // 4 for m in range(64) for p in range(5) if eval(text, {"m": m, "p": p})})
+    # sizes as plain ints make 0-d arrays, where numpy returns scalars
+    cond = cascade.einsums[0].where
+    assert cond is not None
+    env = {"m": np.arange(64)[:, None], "p": np.arange(5), "A": a}
+    assert np.broadcast_to(evaluate(cond, env), (64, 5)).sum() == brute
+
+
+def test_pow2_of_a_wide_size_is_refused() -> None:
+    cond = _qk("m < pow2(abs(pow2(W)))").einsums[0].where
+    assert cond is not None
+    with pytest.raises(CascadeError) as caught:
+        evaluate(cond, {"m": np.arange(4), "p": np.arange(4), "W": 62})
+    assert str(caught.value) == ("where m < pow2(abs(pow2(W))) needs pow2 of up to "
+                                 "4611686018427387904, more than pow2(4096)")
