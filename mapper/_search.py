@@ -57,6 +57,7 @@ from sim import (
     dataflow_problem,
     dram_cycles,
     evaluate_workload,
+    in_place_pairs,
     level_cycles,
     level_traffic,
     memory_energy,
@@ -222,7 +223,7 @@ def _template(w: Workload,
         bindings={n: Binding(u, s, dataflow=d) for n, (u, s, d) in units.items()},
         dram_loops=loops, tiles=dict(tiles),
         placement={n: "spill" for n in w.facts if n not in layout.outputs},
-        stages=(Stage(tuple(w.facts)),), memory="overlapped")
+        in_place=in_place_pairs(w), stages=(Stage(tuple(w.facts)),), memory="overlapped")
 
 
 def _pareto(cycles: np.ndarray, energy: np.ndarray) -> np.ndarray:

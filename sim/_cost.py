@@ -83,6 +83,8 @@ __all__ = [
     "evaluate",
     "evaluate_workload",
     "fold_overhead",
+    "in_place_pairs",
+    "in_place_problem",
     "level_cycles",
     "level_groups",
     "level_traffic",
@@ -492,9 +494,14 @@ class Plan:
     """Words each held tensor keeps on chip (less than its need when spilled)."""
     fits: Array
     spill: frozenset[str]
+    aliases: dict[str, str] = field(default_factory=dict)
+    """Held tensors stored in place of another held tensor (``Mapping.in_place``): they
+    need no words of their own and overflow as their host does."""
 
     def spilled(self, tensor: str) -> Array:
         """Fraction of the tensor's on-chip tile that overflows to DRAM."""
+        while tensor in self.aliases:  # A over SN over QK: A overflows as QK does
+            tensor = self.aliases[tensor]
         need = self.occupancy.get(tensor)
         if need is None or tensor not in self.spill:
             return 0.0
@@ -537,6 +544,45 @@ def _between_passes(w: Workload, mapping: Mapping, stage_of: dict[str, int]) -> 
                for c in _consumers(w, name) if c.name != name):
             found.append(name)
     return found
+
+
+def in_place_problem(w: Workload, tensor: str, host: str) -> str | None:
+    """Why ``tensor`` cannot overwrite ``host`` element by element (None: it can): both are
+    intermediates of the same shape, ``tensor`` reads ``host`` at the index it writes, and
+    every other reader of ``host`` is done with it a pass earlier."""
+    layout = w.layout
+    for name in (tensor, host):
+        if name not in w.facts or name in layout.outputs:
+            return f"{name} is not an intermediate of {w.cascade.name}"
+    if layout.ranks[tensor] != layout.ranks[host]:
+        return (f"their ranks differ ([{', '.join(layout.ranks[tensor])}] and "
+                f"[{', '.join(layout.ranks[host])}])")
+    f = w.facts[tensor]
+    if not any(o.source == host and o.ranks == layout.ranks[tensor] for o in f.operands):
+        return f"{tensor} does not read {host} at the index it writes"
+    late = [c.name for c in _consumers(w, host)
+            if c.name not in (tensor, host) and w.levels[c.name] >= w.levels[tensor]]
+    if late:
+        return f"{', '.join(late)} still read(s) {host} in the pass that writes {tensor}"
+    return None
+
+
+def in_place_pairs(w: Workload) -> dict[str, str]:
+    """Every intermediate that may overwrite a dead input (:func:`in_place_problem`), each
+    input taken once: what a searched mapping stores in place.
+
+    >>> from einsum import load
+    >>> from sim import workload
+    >>> in_place_pairs(workload(load("three_pass"), {"E": 4, "F": 4, "M": 8, "P": 8}))
+    {'SN': 'QK', 'A': 'SN'}
+    """
+    pairs: dict[str, str] = {}
+    for f in w.facts.values():
+        for o in f.operands:
+            if (o.source not in pairs.values() and f.name not in pairs
+                    and in_place_problem(w, f.name, o.source) is None):
+                pairs[f.name] = o.source
+    return pairs
 
 
 def _held(w: Workload, mapping: Mapping, stage_of: dict[str, int], stages: frozenset[int],
@@ -637,6 +683,11 @@ def buffer_plan(w: Workload, arch: Architecture, mapping: Mapping, stage_of: dic
             whole = (h.whole_stream and r in stream) or (h.carried and r in inside)
             words = words * (w.sizes[r] if whole else _extent(w, r, loops, tiles))
         occupancy[h.tensor] = words
+    # An Einsum that overwrites its dead input at the same index needs no words of its own
+    aliases = {t: host for t, host in mapping.in_place.items()
+               if t in occupancy and host in occupancy}
+    for t in aliases:
+        occupancy[t] = 0
     fixed: Array = sum((v for t, v in occupancy.items() if t not in spill), start=0)
     room = np.maximum(capacity - fixed, 0)
     kept = {t: v for t, v in occupancy.items() if t not in spill}
@@ -647,7 +698,8 @@ def buffer_plan(w: Workload, arch: Architecture, mapping: Mapping, stage_of: dic
     for t in order:
         kept[t] = np.minimum(occupancy[t], room)
         room = room - kept[t]
-    return Plan(stages, loops, dict(tiles), occupancy, kept, fixed <= capacity, spill)
+    return Plan(stages, loops, dict(tiles), occupancy, kept, fixed <= capacity, spill,
+                aliases)
 
 
 def resolved_tiles(mapping: Mapping, wanted: MappingABC[str, int | str],
@@ -824,7 +876,8 @@ def _layout_key(mapping: Mapping) -> tuple[object, ...]:
                     None if s.tiles is None else tuple(sorted(s.tiles.items())))
                    for s in mapping.stages)
     return (tuple(sorted(mapping.placement.items())), mapping.memory, stages,
-            mapping.dram_loops, tuple(sorted(mapping.tiles.items())))
+            mapping.dram_loops, tuple(sorted(mapping.tiles.items())),
+            tuple(sorted(mapping.in_place.items())))
 
 
 def traffic_plan(w: Workload, arch: Architecture, mapping: Mapping, stage_of: dict[str, int],
@@ -1026,6 +1079,14 @@ def evaluate_workload(w: Workload, arch: Architecture, mapping: Mapping) -> Repo
     for name in w.facts:
         if name not in stage_of:
             raise MappingError(f"mapping {mapping.name}: {name} is in no stage")
+    hosts: dict[str, str] = {}
+    for tensor, host in mapping.in_place.items():
+        problem = (in_place_problem(w, tensor, host) if host not in hosts else
+                   f"{hosts[host]} is already stored there")
+        if problem is not None:
+            raise MappingError(f"mapping {mapping.name}: {tensor} cannot be stored in place "
+                               f"of {host}: {problem}")
+        hosts[host] = tensor
     instances = w.instances
     reports: dict[str, EinsumReport] = {}
     rows: dict[str, ComputeRows] = {}

@@ -17,6 +17,9 @@ each error at its line, :func:`mapping_yaml` writes one):
   on-chip tensors that overflow to DRAM when the buffer is too small, ``buffer`` for an
   intermediate staged whole in the global buffer for each tile (passed between units
   through it); everything else stays on chip.
+* ``in_place``: intermediates written over a dead input, ``{SN: QK}``: SN reads QK at
+  the index it writes and is QK's last reader, so it needs no buffer words of its own
+  (and overflows to DRAM as QK does).
 * ``stages``: the schedule. Stages run one after another; the Einsums of one stage run
   concurrently on their units (so 1D work of one tile can overlap 2D work of the next).
   ``drain: X`` is a stage that waits for X's reduction across the array to drain.
@@ -54,8 +57,8 @@ _OPERANDS = ("neighbours", "register_file")
 DATAFLOWS = ("os", "ws", "is")
 """Dataflows of a systolic unit: output, weight or input stationary."""
 
-_FIELDS = ("bindings", "dram_loops", "levels", "memory", "name", "placement", "stages",
-           "tiles")
+_FIELDS = ("bindings", "dram_loops", "in_place", "levels", "memory", "name", "placement",
+           "stages", "tiles")
 _LEVEL_FIELDS = ("loops", "tiles")
 _BINDING_FIELDS = ("dataflow", "operands", "spatial", "unit")
 _STAGE_FIELDS = ("dram_loops", "einsums", "tiles")
@@ -89,6 +92,13 @@ def _check_dataflow(dataflow: Any) -> None:
     if dataflow is not None and dataflow not in DATAFLOWS:
         raise CascadeError(f"dataflow must be one of {', '.join(DATAFLOWS)}, not "
                            f"{_shown(dataflow)}")
+
+
+def _check_in_place(name: str, tensor: str, host: Any) -> None:
+    _check_text(tensor, "in_place tensor")
+    if not isinstance(host, str) or not host or host == tensor:
+        raise CascadeError(f"mapping {name}: in_place of {tensor} must name another tensor "
+                           f"it overwrites, like {{{tensor}: QK}}, not {_shown(host)}")
 
 
 def _check_placement(name: str, tensor: str, where: Any) -> None:
@@ -180,9 +190,12 @@ class Mapping:
     stages: tuple[Stage, ...] = ()
     memory: str = "overlapped"
     levels: dict[str, LevelTiling] = field(default_factory=dict)
+    in_place: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_text(self.name, "name")
+        for tensor, host in self.in_place.items():
+            _check_in_place(self.name, tensor, host)
         for level, tiling in self.levels.items():
             _check_text(level, "level name")
             for rank, tile in tiling.tiles.items():
@@ -211,6 +224,7 @@ class Mapping:
                 stages.append(entry)
         levels = ({"levels": {n: {"loops": list(t.loops), "tiles": dict(t.tiles)}
                               for n, t in self.levels.items()}} if self.levels else {})
+        in_place = {"in_place": dict(self.in_place)} if self.in_place else {}
         return {
             "name": self.name,
             "bindings": {e: {"unit": b.unit, "spatial": list(b.spatial)}
@@ -222,7 +236,7 @@ class Mapping:
             "placement": dict(self.placement),
             "stages": stages,
             "memory": self.memory,
-        } | levels
+        } | levels | in_place
 
 
 def mapping_from_dict(data: dict[str, Any]) -> Mapping:
@@ -358,6 +372,9 @@ def _build(data: dict[str, Any], lines: _Lines | None) -> Mapping:
     placement = mapping_of(data.get("placement", {}), ("placement",), "{Q: dram, K: spill}")
     for tensor, where in placement.items():
         at(("placement", tensor), _check_placement, name, tensor, where)
+    in_place = mapping_of(data.get("in_place", {}), ("in_place",), "{SN: QK}")
+    for tensor, host in in_place.items():
+        at(("in_place", tensor), _check_in_place, name, tensor, host)
     memory = data.get("memory", "overlapped")
     at(("memory",), _check_memory, name, memory)
     levels = {}
@@ -371,4 +388,5 @@ def _build(data: dict[str, Any], lines: _Lines | None) -> Mapping:
     return Mapping(name=name, bindings=bindings, levels=levels,
                    dram_loops=loops(data.get("dram_loops", []), ("dram_loops",)),
                    tiles=tiles(data.get("tiles", {}), ("tiles",)),
-                   placement=dict(placement), stages=tuple(stages), memory=memory)
+                   placement=dict(placement), stages=tuple(stages), memory=memory,
+                   in_place=dict(in_place))

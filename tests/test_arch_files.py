@@ -274,8 +274,13 @@ _MAPPING = "name: qk\nbindings:\n  QK: {unit: array2d, spatial: [M0, P]}\n"
 
 BAD_MAPPINGS = [
     ("unknown top-level field", _MAPPING + "colour: red\n",
-     "4: unknown field 'colour'; known: bindings, dram_loops, levels, memory, name, placement, "
-     "stages, tiles"),
+     "4: unknown field 'colour'; known: bindings, dram_loops, in_place, levels, memory, name, "
+     "placement, stages, tiles"),
+    ("in_place onto itself", _MAPPING + "in_place:\n  SN: SN\n",
+     "5: mapping qk: in_place of SN must name another tensor it overwrites, like {SN: QK}, "
+     "not 'SN'"),
+    ("in_place as a list", _MAPPING + "in_place: [SN, QK]\n",
+     "4: in_place must be a mapping like {SN: QK}, not a list"),
     ("unknown field in a binding",
      "name: qk\nbindings:\n  QK:\n    unit: array2d\n    spatial: [M0, P]\n    spacial: [P]\n",
      "6: unknown field 'spacial' in bindings.QK; known: dataflow, operands, spatial, unit"),

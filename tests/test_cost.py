@@ -103,10 +103,13 @@ def test_golden_energy_and_traffic() -> None:
     r = run("binding", "bert", 1024)
     assert r.energy_j == pytest.approx(2.0916623, rel=1e-6)
     f = run("flat", "bert", 65536)
-    # FLAT keeps 256 whole rows of QK and of SN (32 MiB each): the room left goes to QK
-    # first, so SN spills whole and goes out and back once.
-    assert f.spilled == {"QK": pytest.approx(0.001007, rel=1e-3), "SN": 1.0}
-    assert f.dram_bytes_by_tensor["SN"] == 2 * 65536**2 * 2 * 64 * 12
+    # FLAT keeps 256 whole rows of QK (32 MiB) and writes SN over them: what AV, GM and SD
+    # take (16,896 words) spills, of QK and then of SN, each out once and back once.
+    share = 16896 / (256 * 65536)
+    assert f.spilled == {"QK": pytest.approx(share, rel=1e-12), "SN": pytest.approx(share)}
+    instance = 2 * 64 * 12  # bytes per word x batch x heads
+    for tensor in ("QK", "SN"):
+        assert f.dram_bytes_by_tensor[tensor] == pytest.approx(2 * share * 65536**2 * instance)
     # From 256K FLAT's QK and A go through DRAM (written and read once each) and the array
     # streams K and V from DRAM once per 1,024 query rows, Q and AV once: the artifact's
     # traffic to the byte.

@@ -89,14 +89,14 @@ REACHED = {
     "binding": {"latency_s": 1e-6, "dram_bytes": 1e-9, "util_2d": 1e-6, "util_1d": 1e-6},
 }
 # Energy: the register-file and buffer accounting differs (README); these are the ranges.
-ENERGY = {"unfused": (-0.131, -0.038), "flat": (0.046, 0.172), "cascade": (-0.115, 0.024),
+ENERGY = {"unfused": (-0.131, -0.038), "flat": (0.016, 0.172), "cascade": (-0.115, 0.024),
           "architecture": (0.072, 0.080), "binding": (0.072, 0.080)}
 # FLAT's DRAM bytes: exact at 1K (E = 64) and from 256K; elsewhere FLAT's own spill share
 # (1/129 of the buffered traffic, flat_validation.csv) against ours from capacity, and at
 # XLM 1K V staged once per 256 query rows where FLAT keeps it for the whole head.
-FLAT_DRAM = {("bert", 4096): -0.0662, ("bert", 16384): -0.0671, ("bert", 65536): 2.4188,
+FLAT_DRAM = {("bert", 4096): -0.0662, ("bert", 16384): -0.0671, ("bert", 65536): -0.0624,
              ("xlm", 1024): 0.3, ("xlm", 4096): -0.0299, ("xlm", 16384): -0.1641,
-             ("xlm", 65536): 1.6909}
+             ("xlm", 65536): -0.0890}
 
 
 def test_every_point_within_the_reached_tolerance(study_dir: Path) -> None:
