@@ -1,4 +1,5 @@
-"""Test-wide settings.
+"""Test-wide settings (at the root: a second conftest.py beside rtl_tests/conftest.py would
+clash under --doctest-modules).
 
 CI runs the property tests derandomized (examples seeded from each test's name), so a
 result on record can be reproduced exactly; elsewhere hypothesis draws fresh examples on
