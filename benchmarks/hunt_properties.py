@@ -1,6 +1,6 @@
 """Run the property tests under fresh random seeds to look for new failures.
 
-CI runs them derandomized (tests/conftest.py), so CI is reproducible but never draws a new
+CI runs them derandomized (conftest.py), so CI is reproducible but never draws a new
 example; this is where new examples are drawn. Each round is one pytest run with its own
 ``--hypothesis-seed``; a failing round is kept with the seed that reproduces it.
 
