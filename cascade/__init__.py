@@ -30,7 +30,7 @@ from ._design_page import write_design_page
 from ._numerics import numerics_study
 from ._progress import Progress
 from ._report import write_report
-from ._reproduce import published, reproduce_fusemax, run_fusemax_study
+from ._reproduce import artifact_accounting_j, published, reproduce_fusemax, run_fusemax_study
 from ._sweep import (
     SweepSummary,
     code_version,
@@ -48,6 +48,7 @@ __all__ = [
     "SweepSummary",
     "Workload",
     "analyze",
+    "artifact_accounting_j",
     "check",
     "code_version",
     "default_workers",

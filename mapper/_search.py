@@ -51,12 +51,14 @@ from sim import (
     Unit,
     Workload,
     buffer_reads,
+    buffer_writes,
     capacity_words,
     check_cycles,
     compute_rows,
     dataflow_problem,
     dram_cycles,
     evaluate_workload,
+    forwardable,
     in_place_pairs,
     level_cycles,
     level_traffic,
@@ -112,6 +114,14 @@ class _Options:
     dataflows: tuple[str | None, ...]
     cycles: np.ndarray
     energy_pj: np.ndarray
+    saved_pj: dict[str, np.ndarray]
+    """Per forwardable operand (:func:`sim.forwardable`), what reading it costs in each
+    option: saved where its producer's option is on the same unit, spread the same way."""
+
+    def taking(self, keep: np.ndarray) -> _Options:
+        return _Options(self.units[keep], tuple(self.spatials[k] for k in keep),
+                        tuple(self.dataflows[k] for k in keep), self.cycles[keep],
+                        self.energy_pj[keep], {t: v[keep] for t, v in self.saved_pj.items()})
 
 
 @dataclass(frozen=True)
@@ -359,6 +369,19 @@ def _unit_options(w: Workload, arch: Architecture, f: EinsumFacts, name: str,
     return found
 
 
+def _read_pj(w: Workload, f: EinsumFacts, every: _UnitChoices,
+             sets: tuple[frozenset[str], ...], read_pj: tuple[float, ...],
+             tensor: str) -> np.ndarray:
+    """What reading ``tensor`` costs ``f`` in each of ``every``'s choices, from the level
+    it is read from (none: nothing)."""
+    for held, per_word in zip(sets, read_pj, strict=True):
+        if tensor in held:
+            reads = np.concatenate([np.broadcast_to(buffer_reads(f, r, {tensor}),
+                                                    r.cycles.shape) for r in every.rows])
+            return reads * w.instances * per_word
+    return np.zeros(len(every.choices))
+
+
 @dataclass(frozen=True)
 class _Combos:
     """Every combination of the Einsums' options: the busiest unit's cycles (all
@@ -393,19 +416,24 @@ def _combos(w: Workload, arch: Architecture, sets: tuple[frozenset[str], ...],
     choices = 0
     for f in w.facts.values():
         unit_ids, spatials, dataflows, cycles, energy = [], [], [], [], []
+        passable = forwardable(w, f)
+        saved: dict[str, list[float]] = {t: [] for t in passable}
         for name in _able(arch, f):
             j = units.index(name)
             every = _unit_choices(w, arch, f, name)
             choices += len(every.choices)
-            for k, c, pj in zip(*_unit_options(w, arch, f, name, every, sets, read_pj),
-                                strict=True):
+            kept, kept_cycles, kept_pj = _unit_options(w, arch, f, name, every, sets, read_pj)
+            for t in passable:
+                saved[t].extend(_read_pj(w, f, every, sets, read_pj, t)[kept])
+            for k, c, pj in zip(kept, kept_cycles, kept_pj, strict=True):
                 unit_ids.append(j)
                 dataflows.append(every.choices[k][0])
                 spatials.append(every.choices[k][1])
                 cycles.append(c)
                 energy.append(pj)
         options.append(_Options(np.array(unit_ids), tuple(spatials), tuple(dataflows),
-                                np.array(cycles, dtype=np.int64), np.array(energy)))
+                                np.array(cycles, dtype=np.int64), np.array(energy),
+                                {t: np.array(v) for t, v in saved.items()}))
     options = _trim(options, objective)
     # Every combination at once, as an array with one axis per Einsum (its options): each
     # unit's load is the broadcast sum of its Einsums' cycles, the busiest unit the most.
@@ -425,6 +453,18 @@ def _combos(w: Workload, arch: Architecture, sets: tuple[frozenset[str], ...],
     energy_pj = np.zeros(())
     for i, o in enumerate(options):
         energy_pj = energy_pj + along(i, o.energy_pj)
+    # An operand its producer leaves in the same PEs is not read back (sim.forwarded)
+    position = {f: i for i, f in enumerate(w.facts)}
+    for i, o in enumerate(options):
+        for source, pj in o.saved_pj.items():
+            p = options[position[source]]
+            same = ((p.units[:, None] == o.units[None, :])
+                    & np.array([[a == b for b in o.spatials] for a in p.spatials]))
+            grid = np.where(same, -pj[None, :], 0.0)
+            lo, hi = sorted((position[source], i))
+            shaped = grid if position[source] < i else grid.T
+            energy_pj = energy_pj + shaped.reshape(
+                [shape[k] if k in (lo, hi) else 1 for k in range(len(shape))])
     busiest = busiest.reshape(-1)
     found = _Combos(tuple(options), shape, busiest,
                     np.broadcast_to(energy_pj, shape).reshape(-1), choices,
@@ -460,8 +500,9 @@ def _score_orders(w: Workload, arch: Architecture, objective: str,
         except MappingError as error:
             yield error
             continue
-        fixed_pj = sum(memory_energy(w, arch, plan.traffic, 0,
-                                     plan.level_words).energy_pj.values())
+        fixed_pj = sum(memory_energy(w, arch, plan.traffic, 0, plan.level_words,
+                                     writes=buffer_writes(w, plan.held)
+                                     ).energy_pj.values())
         combos = _combos(w, arch, plan.sets, objective)
         yield _Scored(loops, plan.tiles, combos, dram, fixed_pj, plan.levels)
 
@@ -471,10 +512,7 @@ def _trim(options: list[_Options], objective: str) -> list[_Options]:
     while math.prod(len(o.cycles) for o in options) > _GRID_LIMIT:
         i = max(range(len(options)), key=lambda k: len(options[k].cycles))
         o = options[i]
-        keep = np.lexsort(_key(objective, o.cycles, o.energy_pj))[:-1]
-        options[i] = _Options(o.units[keep], tuple(o.spatials[k] for k in keep),
-                              tuple(o.dataflows[k] for k in keep), o.cycles[keep],
-                              o.energy_pj[keep])
+        options[i] = o.taking(np.lexsort(_key(objective, o.cycles, o.energy_pj))[:-1])
     return options
 
 

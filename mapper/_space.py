@@ -35,6 +35,7 @@ from sim import (
     Stage,
     buffer_plan,
     buffer_reads,
+    buffer_writes,
     compute_rows,
     dataflow_problem,
     dram_cycles,
@@ -116,7 +117,9 @@ def einsum_space(cascade: Cascade, arch: Architecture, unit_name: str,
             helds.append(frozenset(inner.occupancy))
             fits = fits & inner.fits
             dram = np.maximum(dram, level_cycles(w, arch, name, np.asarray(moved)))
-        memory_pj = sum(memory_energy(w, arch, traffic, 0, level_words_).energy_pj.values())
+        memory_pj = sum(memory_energy(w, arch, traffic, 0, level_words_,
+                                      writes=buffer_writes(w, plan.occupancy),
+                                      off_chip=mapping.off_chip).energy_pj.values())
         reads_pj: np.ndarray | float = 0.0
         for held, (row, pj) in zip(read_sets(frozenset(plan.occupancy), helds), rows_pj,
                                    strict=True):

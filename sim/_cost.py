@@ -46,8 +46,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Collection, Iterable, Sequence
 from collections.abc import Mapping as MappingABC
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -58,7 +58,7 @@ from einsum import Cascade, CascadeError, Einsum, parse_text, rank_of, touched
 
 from ._arch import Architecture, Dram, GlobalBuffer, Level, OpCost, Unit
 from ._mapping import Mapping, Stage
-from ._workload import EinsumFacts, Workload, workload
+from ._workload import EinsumFacts, Operand, Workload, workload
 
 __all__ = [
     "GEMM",
@@ -74,6 +74,7 @@ __all__ = [
     "buffer_plan",
     "buffer_plans",
     "buffer_reads",
+    "buffer_writes",
     "capacity_words",
     "check_cycles",
     "compute_rows",
@@ -83,6 +84,8 @@ __all__ = [
     "evaluate",
     "evaluate_workload",
     "fold_overhead",
+    "forwardable",
+    "forwarded",
     "in_place_pairs",
     "in_place_problem",
     "level_cycles",
@@ -217,6 +220,9 @@ class ComputeRows:
     stationary: int | None = None
     """The operand a weight- or input-stationary dataflow keeps in the PEs (its index):
     fetched once a fold, where every other operand is fetched every step."""
+    reuse: np.ndarray | None = None
+    """(rows, operands): steps a fetched word serves in its PE's register file, the
+    temporal loops inside the innermost one indexing it (1: fetched every step)."""
 
 
 def _ceil(a: Array, b: Array) -> Array:
@@ -359,7 +365,7 @@ def compute_rows(f: EinsumFacts, arch: Architecture, unit_name: str,
     held = None if dataflow is None else stationary_ranks(f, dataflow)
     overhead = 0 if dataflow is None else fold_overhead(unit, dataflow)
     per_fold = 0 if unit.fold_overlap else overhead
-    steps, cycles, widths, folds = [], [], [], []
+    steps, cycles, widths, folds, reuse = [], [], [], [], []
     for spatial in spatials:
         if len(spatial) > len(unit.shape):
             raise MappingError(f"mapping {mapping_name}: {f.name} maps {len(spatial)} ranks "
@@ -390,6 +396,7 @@ def compute_rows(f: EinsumFacts, arch: Architecture, unit_name: str,
         folds.append(fold)
         widths.append([math.prod(min(axes[r], sizes[r]) for r in o.ranks if r in axes)
                        for o in f.operands])
+        reuse.append([_reuse(f, o, axes, sizes) for o in f.operands])
     count = len(spatials)
     once = overhead - per_fold  # the whole overhead, once, where folds overlap
     stationary = (None if held is None or dataflow == "os"
@@ -398,10 +405,23 @@ def compute_rows(f: EinsumFacts, arch: Architecture, unit_name: str,
                        np.array(widths, dtype=np.int64).reshape(count, -1),
                        f.points * per_point, energy, reads, f.points,
                        np.full(count, once, dtype=np.int64),
-                       np.array(folds, dtype=np.int64), stationary)
+                       np.array(folds, dtype=np.int64), stationary,
+                       np.array(reuse, dtype=np.int64).reshape(count, -1))
     if memo is not None:
         memo[key] = rows
     return rows
+
+
+def _reuse(f: EinsumFacts, o: Operand, axes: MappingABC[str, int],
+           sizes: MappingABC[str, int]) -> int:
+    """Steps one fetched word of ``o`` serves: the unit walks ``f``'s temporal ranks in
+    the Einsum's order (output ranks, then the reduction innermost), and a word stays in
+    its PE while the loops inside the innermost one indexing it go by (GM[p] once for
+    all m of SN[m,p] = exp(QK[m,p] - GM[p]) on an array over p)."""
+    temporal = [r for r in dict.fromkeys(f.ranks) if r not in axes]
+    indexing = [i for i, r in enumerate(temporal) if r in o.ranks]
+    inner = temporal[indexing[-1] + 1:] if indexing else temporal
+    return math.prod(sizes[r] for r in inner)
 
 
 GEMM = "Y[m,n] = A[m,k] * B[k,n]"
@@ -537,13 +557,17 @@ def _between_passes(w: Workload, mapping: Mapping, stage_of: dict[str, int]) -> 
     """On-chip intermediates read by a later pass or stage than the one producing them."""
     found = []
     for name in w.facts:
-        if name in w.layout.iterative or mapping.placement.get(name) == "dram":
+        if name in w.layout.iterative or mapping.placement.get(name) in _IN_DRAM:
             continue
         group = _group(w, mapping, stage_of, name)
         if any(_group(w, mapping, stage_of, c.name) not in (None, group)
                for c in _consumers(w, name) if c.name != name):
             found.append(name)
     return found
+
+
+_IN_DRAM = ("dram", "staged")
+"""Placements of tensors that live in DRAM (streamed past the buffer, or staged in it)."""
 
 
 def in_place_problem(w: Workload, tensor: str, host: str) -> str | None:
@@ -599,6 +623,12 @@ def _held(w: Workload, mapping: Mapping, stage_of: dict[str, int], stages: froze
             if (o.source in layout.inputs and o.source not in held
                     and mapping.placement.get(o.source) != "dram"):
                 held[o.source] = Held(o.source, layout.ranks[o.source], False)
+            # An intermediate placed staged comes back from DRAM into the buffer for the
+            # stages that read it (its producer's stage writes it straight out).
+            if (mapping.placement.get(o.source) == "staged" and o.source not in held
+                    and stage_of.get(o.source) not in stages):
+                held[o.source] = Held(o.source, layout.ranks[o.source], False,
+                                      kind="intermediates")
         rank = layout.iterative.get(f.name)
         if rank is not None:
             held[f.name] = Held(f.name, tuple(r for r in layout.ranks[f.name] if r != rank),
@@ -807,7 +837,7 @@ def dram_words(w: Workload, mapping: Mapping, stage_of: dict[str, int],
         by_stage[stage] = by_stage.get(stage, 0) + words
 
     def share(tensor: str) -> Array:
-        if placement.get(tensor) == "dram":
+        if placement.get(tensor) in _IN_DRAM:
             return 1
         return plans[stage_of[tensor]].spilled(tensor)
 
@@ -1151,18 +1181,24 @@ def evaluate_workload(w: Workload, arch: Architecture, mapping: Mapping) -> Repo
             utilisation[r.unit] += r.busy_pe_cycles * instances / (
                 arch.units[r.unit].pes * arch.cores * total)
 
+    writes = buffer_writes(w, {t for p in plans.values() for t in p.occupancy})
+    passed = {f.name: forwarded(w, mapping, stage_of, f) for f in w.facts.values()}
     if not levels:  # the arrays read what the global buffer holds
-        reads = sum(int(buffer_reads(f, rows[f.name], plans[stage_of[f.name]].occupancy)[0])
+        reads = sum(int(buffer_reads(f, rows[f.name], plans[stage_of[f.name]].occupancy.keys()
+                                     - passed[f.name])[0])
                     for f in w.facts.values())
-        memory = memory_energy(w, arch, traffic, reads)
+        memory = memory_energy(w, arch, traffic, reads, writes=writes,
+                               off_chip=mapping.off_chip)
     else:  # each operand from the innermost level holding it
-        sets = {f.name: read_sets(frozenset(plans[stage_of[f.name]].occupancy),
-                                  [lt.held_in(stage_of[f.name]) for lt in levels])
+        sets = {f.name: read_sets(frozenset(plans[stage_of[f.name]].occupancy) - passed[f.name],
+                                  [lt.held_in(stage_of[f.name]) - passed[f.name]
+                                   for lt in levels])
                 for f in w.facts.values()}
         reads_by = [sum(int(buffer_reads(f, rows[f.name], sets[f.name][i])[0])
                         for f in w.facts.values()) for i in range(len(levels) + 1)]
         memory = memory_energy(w, arch, traffic, reads_by[0],
-                               [sum(lt.words.values()) for lt in levels], reads_by[1:])
+                               [sum(lt.words.values()) for lt in levels], reads_by[1:],
+                               writes=writes, off_chip=mapping.off_chip)
     accesses.update(memory.accesses)
     energy.update(memory.energy_pj)
     buffer_words = max((sum(int(v) for v in p.kept.values()) for p in plans.values()),
@@ -1230,26 +1266,65 @@ class MemoryEnergy:
     energy_pj: dict[str, Array]
 
 
+def forwardable(w: Workload, f: EinsumFacts) -> tuple[str, ...]:
+    """Operands of ``f`` computed in the same pass at the index ``f`` reads them: on the
+    unit that computes them, spread the same way and in the same stage, they are passed on
+    in the PEs' registers (:func:`forwarded`)."""
+    return tuple(dict.fromkeys(
+        o.source for o in f.operands
+        if o.source in w.facts and o.source != f.name
+        and w.levels[o.source] == w.levels[f.name] and o.ranks == w.layout.ranks[o.source]))
+
+
+def forwarded(w: Workload, mapping: Mapping, stage_of: MappingABC[str, int],
+              f: EinsumFacts) -> frozenset[str]:
+    """Operands of ``f`` its PEs already hold: :func:`forwardable` ones made in the same
+    stage on the same unit spread the same way (SD[p] adds up SN[m,p] as the 1D array
+    computes it), so passed on in the PEs' registers, not read back from a buffer."""
+    mine = mapping.bindings.get(f.name)
+    found = set()
+    for source in forwardable(w, f):
+        producer = mapping.bindings.get(source)
+        if (mine is not None and producer is not None
+                and (producer.unit, producer.spatial) == (mine.unit, mine.spatial)
+                and stage_of.get(source) == stage_of.get(f.name)):
+            found.add(source)
+    return frozenset(found)
+
+
 def buffer_reads(f: EinsumFacts, rows: ComputeRows, held: MappingABC[str, object]) -> Array:
     """Words the array reads from the global buffer for ``f``, per row: each operand held
-    there, as many words as it spreads over the array axes, at every fetch (every temporal
-    step; once a fold for the operand a dataflow keeps in the PEs)."""
+    there, as many words as it spreads over the array axes, at every fetch: every step it
+    cannot serve from its PE's register file (:attr:`ComputeRows.reuse`), once a fold for
+    the operand a dataflow keeps in the PEs."""
     mask = np.array([o.source in held for o in f.operands], dtype=np.int64)
-    reads = rows.steps * (rows.widths @ mask if mask.size else 0)
+    if not mask.size:
+        return rows.steps * 0
+    reuse = rows.reuse if rows.reuse is not None else np.ones_like(rows.widths)
+    words = _ceil(rows.steps[:, None] * rows.widths, reuse)
     kept = rows.stationary
-    if kept is not None and mask[kept]:
-        reads = reads - (rows.steps - rows.folds) * rows.widths[:, kept]
-    return reads
+    if kept is not None:
+        words[:, kept] = rows.folds * rows.widths[:, kept]
+    return words @ mask
+
+
+def buffer_writes(w: Workload, held: Iterable[str]) -> int:
+    """Words the units write into the buffer per instance: each value of the computed
+    tensors it holds, once (partial sums stay in the PEs)."""
+    return sum(_stored_words(w, t) for t in held if t in w.facts)
 
 
 def memory_energy(w: Workload, arch: Architecture, traffic: MappingABC[str, Array],
                   reads: Array, levels: Sequence[Array] = (),
-                  level_reads: Sequence[Array] = ()) -> MemoryEnergy:
-    """DRAM accesses, global-buffer fills (inputs arriving from DRAM) and reads (``reads``
-    words the arrays read per instance, see :func:`buffer_reads`, and the words filling the
-    first level below it), for all instances. ``levels``: words crossing the link into each
-    level of ``arch.levels`` per instance (its row writes, and the row reads of the level
-    above); ``level_reads``: words the arrays read from each."""
+                  level_reads: Sequence[Array] = (), writes: Array = 0,
+                  off_chip: Collection[str] = ()) -> MemoryEnergy:
+    """DRAM accesses, global-buffer writes (inputs arriving from DRAM, and ``writes`` words
+    the arrays write per instance, see :func:`buffer_writes`) and reads (``reads`` words the
+    arrays read per instance, see :func:`buffer_reads`, and the words filling the first
+    level below it), for all instances. ``levels``: words crossing the link into each level
+    of ``arch.levels`` per instance (its row writes, and the row reads of the level above);
+    ``level_reads``: words the arrays read from each. Inputs ``off_chip`` (placed
+    ``dram``) stream past the buffer and fill none of its rows."""
     instances = w.instances
     accesses: dict[str, Array] = {}
     energy: dict[str, Array] = {}
@@ -1258,8 +1333,9 @@ def memory_energy(w: Workload, arch: Architecture, traffic: MappingABC[str, Arra
     if arch.dram.energy_pj_per_access is not None:
         energy["dram"] = accesses["dram"] * arch.dram.energy_pj_per_access
     gb = arch.global_buffer
-    fills = sum((v for t, v in traffic.items() if t in w.layout.inputs), start=0)
-    accesses["global_buffer.row_writes"] = fills * instances / gb.row_values
+    fills = sum((v for t, v in traffic.items() if t in w.layout.inputs and t not in off_chip),
+                start=0)
+    accesses["global_buffer.row_writes"] = (fills + writes) * instances / gb.row_values
     out = reads + levels[0] if levels else reads
     accesses["global_buffer.row_reads"] = out * instances / gb.row_values
     if gb.read_pj_per_row is not None and gb.write_pj_per_row is not None:

@@ -13,7 +13,9 @@ each error at its line, :func:`mapping_yaml` writes one):
   ``tiles[R]`` (default 1), so ``P`` with ``tiles: {P: 65536}`` walks the P2 query tiles.
 * ``tiles``: elements of a rank held on chip at once; ``auto`` takes the largest that fits.
 * ``placement``: ``dram`` for tensors that live off chip (an input placed ``dram`` is not
-  staged in the global buffer: the array streams it from DRAM at every use), ``spill`` for
+  staged in the global buffer: the array streams it from DRAM at every use), ``staged``
+  for an intermediate that lives off chip but comes back through the global buffer for
+  the stages reading it (filled there once, read there), ``spill`` for
   on-chip tensors that overflow to DRAM when the buffer is too small, ``buffer`` for an
   intermediate staged whole in the global buffer for each tile (passed between units
   through it); everything else stays on chip.
@@ -51,7 +53,7 @@ from ._arch import _document, _line, _Lines, _shown, _where, _yaml_text
 __all__ = ["DATAFLOWS", "Binding", "LevelTiling", "Mapping", "Stage", "load_mapping",
            "mapping_from_dict", "mapping_yaml"]
 
-_PLACEMENTS = ("dram", "spill", "buffer")
+_PLACEMENTS = ("dram", "staged", "spill", "buffer")
 _MEMORY = ("overlapped", "per_stage", "concurrent")
 _OPERANDS = ("neighbours", "register_file")
 DATAFLOWS = ("os", "ws", "is")
@@ -207,6 +209,11 @@ class Mapping:
         for rank, tile in self.tiles.items():
             _check_tile(self.name, rank, tile)
         _check_loops(self.name, self.dram_loops)
+
+    @property
+    def off_chip(self) -> frozenset[str]:
+        """Tensors placed ``dram``: they bypass the on-chip buffers."""
+        return frozenset(t for t, where in self.placement.items() if where == "dram")
 
     def to_dict(self) -> dict[str, Any]:
         stages: list[Any] = []

@@ -79,7 +79,7 @@ def test_document_is_complete_and_readable() -> None:
                          "global_buffer", "units", "device"]
     assert doc["device"] is None
     assert doc["units"]["array2d"]["fpga"] is None  # absent fields are written, as null
-    assert doc["global_buffer"]["write_pj_per_row"] == 451.3
+    assert doc["global_buffer"]["write_pj_per_row"] == 15751.460572
     # A known part is written by name only when the name rebuilds it equal.
     assert architecture_document(architecture("u250"))["device"] == "u250"
     slow = dataclasses.replace(fpga_device("zcu102"), clock_mhz=187.5)
@@ -285,7 +285,7 @@ BAD_MAPPINGS = [
      "name: qk\nbindings:\n  QK:\n    unit: array2d\n    spatial: [M0, P]\n    spacial: [P]\n",
      "6: unknown field 'spacial' in bindings.QK; known: dataflow, operands, spatial, unit"),
     ("placement wrong", _MAPPING + "placement:\n  Q: dram\n  K: disk\n",
-     "6: mapping qk: placement of K must be one of dram, spill, buffer, not 'disk'"),
+     "6: mapping qk: placement of K must be one of dram, staged, spill, buffer, not 'disk'"),
     ("bad tile", _MAPPING + "tiles:\n  P: auto\n  M0: 0\n",
      "6: mapping qk: tile of M0 must be a positive whole number or 'auto', not 0"),
     ("a rank twice in dram_loops", _MAPPING + "dram_loops:\n- P\n- M1\n- P\n",

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from cascade import published
+from cascade import artifact_accounting_j, published
 from einsum import CascadeError, load, model
 from mapper import evaluate_mapping, study, study_mapping
 from sim import MappingError, Report, architecture, evaluate, mapping_from_dict
@@ -79,9 +79,18 @@ def test_mean_speedup_over_flat_is_within_5_percent_of_published() -> None:
 
 
 def test_mean_energy_over_flat_is_within_5_percent_of_published() -> None:
-    ratios = [run("binding", n, s).energy_j / run("flat", n, s).energy_j
-              for n in MODELS for s in SEQS]
+    # The published 0.79 charges each array's register files once (the artifact's
+    # per-instance counts); with every PE's register file counted FuseMax gains more,
+    # since FLAT's PEs read two operands from theirs at every MAC.
+    def counted(config: str, name: str, seq: int) -> float:
+        arch = architecture(CONFIGS[config]["architecture"])
+        return artifact_accounting_j(run(config, name, seq), arch)
+
+    ratios = [counted("binding", n, s) / counted("flat", n, s) for n in MODELS for s in SEQS]
     assert statistics.fmean(ratios) == pytest.approx(0.79, rel=0.05)
+    physical = [run("binding", n, s).energy_j / run("flat", n, s).energy_j
+                for n in MODELS for s in SEQS]
+    assert statistics.fmean(physical) == pytest.approx(0.692, abs=0.001)
 
 
 def test_register_file_dataflow_costs_two_reads_per_mac() -> None:
@@ -101,11 +110,16 @@ def test_register_file_dataflow_costs_two_reads_per_mac() -> None:
 def test_golden_energy_and_traffic() -> None:
     # Our own numbers, so that any change to the energy model is seen and explained.
     r = run("binding", "bert", 1024)
-    assert r.energy_j == pytest.approx(2.0916623, rel=1e-6)
+    assert r.energy_j == pytest.approx(2.1539688, rel=1e-6)
+    # Global-buffer rows against the artifact's Timeloop run of this point (L3 scalar
+    # accesses / 256): writes 1,400,832 exactly, reads 3,369,984 (ours 1.1% more)
+    assert r.accesses["global_buffer.row_writes"] == 1_400_832
+    assert r.accesses["global_buffer.row_reads"] == 3_406_848
     f = run("flat", "bert", 65536)
-    # FLAT keeps 256 whole rows of QK (32 MiB) and writes SN over them: what AV, GM and SD
-    # take (16,896 words) spills, of QK and then of SN, each out once and back once.
-    share = 16896 / (256 * 65536)
+    # FLAT keeps 256 whole rows of QK (32 MiB) and writes SN over them: what A's 256 x 256
+    # hand-over tile, AV, GM and SD take (82,432 words) spills, of QK and then of SN, each
+    # out once and back once.
+    share = (65536 + 16896) / (256 * 65536)
     assert f.spilled == {"QK": pytest.approx(share, rel=1e-12), "SN": pytest.approx(share)}
     instance = 2 * 64 * 12  # bytes per word x batch x heads
     for tensor in ("QK", "SN"):
@@ -212,7 +226,7 @@ def test_missing_binding_and_unknown_unit() -> None:
     ("change", "message"),
     [
         ({"placement": {"Q": "disk"}},
-         "mapping binding: placement of Q must be one of dram, spill, buffer, not 'disk'"),
+         "mapping binding: placement of Q must be one of dram, staged, spill, buffer, not 'disk'"),
         ({"memory": "sometimes"},
          "mapping binding: memory must be one of overlapped, per_stage, concurrent, "
          "not 'sometimes'"),

@@ -41,8 +41,14 @@ def test_summary_headlines(study_dir: Path) -> None:
     summary = json.loads((study_dir / "summary.json").read_text())
     assert summary["attention_speedup_vs_flat"] == pytest.approx(6.7, rel=0.05)
     assert summary["end_to_end_speedup_vs_flat"] == pytest.approx(5.3, rel=0.05)
-    assert summary["attention_energy_vs_flat"] == pytest.approx(0.79, rel=0.05)
-    assert summary["end_to_end_energy_vs_flat"] == pytest.approx(0.83, rel=0.05)
+    # The published energy ratios count each array's register files once, as the artifact
+    # does; counting every PE's, FuseMax gains more (FLAT's PEs read two operands a MAC).
+    assert summary["attention_energy_vs_flat_artifact_accounting"] == pytest.approx(0.79,
+                                                                                  rel=0.02)
+    assert summary["end_to_end_energy_vs_flat_artifact_accounting"] == pytest.approx(0.83,
+                                                                                   rel=0.02)
+    assert summary["attention_energy_vs_flat"] == pytest.approx(0.692, abs=0.001)
+    assert summary["end_to_end_energy_vs_flat"] == pytest.approx(0.765, abs=0.001)
     assert summary["bert_1k_binding"]["cycles"] == 1_892_352
     assert summary["flat_util_2d"] == {"bert": 0.125, "trxl": 0.125, "t5": 0.125, "xlm": 0.25}
 
@@ -66,7 +72,8 @@ def test_artifact_comparison_per_point(study_dir: Path) -> None:
     assert len(rows) == 5 * 4 * 6
     summary = json.loads((study_dir / "summary.json").read_text())
     worst = summary["worst_error_vs_artifact"]
-    assert set(worst) == {"latency_s", "energy_j", "dram_bytes", "util_2d", "util_1d"}
+    assert set(worst) == {"latency_s", "energy_j", "energy_j_artifact_accounting",
+                          "dram_bytes", "util_2d", "util_1d"}
     for metric, found in worst.items():
         errors = [float(r[f"{metric}_error"]) for r in rows]
         assert abs(found["error"]) == max(abs(e) for e in errors)
@@ -88,15 +95,17 @@ REACHED = {
                      "util_1d": 1e-6},
     "binding": {"latency_s": 1e-6, "dram_bytes": 1e-9, "util_2d": 1e-6, "util_1d": 1e-6},
 }
-# Energy: the register-file and buffer accounting differs (README); these are the ranges.
-ENERGY = {"unfused": (-0.131, -0.038), "flat": (0.016, 0.172), "cascade": (-0.115, 0.024),
-          "architecture": (0.072, 0.080), "binding": (0.072, 0.080)}
+# Energy, counted as the artifact counts it (one register file per array): within 5% at
+# every point; counted in full, every PE's register file adds these ranges (README).
+ARTIFACT_ENERGY = 0.05
+ENERGY = {"unfused": (0.036, 0.078), "flat": (0.208, 0.317), "cascade": (0.040, 0.121),
+          "architecture": (0.094, 0.102), "binding": (0.099, 0.107)}
 # FLAT's DRAM bytes: exact at 1K (E = 64) and from 256K; elsewhere FLAT's own spill share
 # (1/129 of the buffered traffic, flat_validation.csv) against ours from capacity, and at
 # XLM 1K V staged once per 256 query rows where FLAT keeps it for the whole head.
-FLAT_DRAM = {("bert", 4096): -0.0662, ("bert", 16384): -0.0671, ("bert", 65536): -0.0624,
+FLAT_DRAM = {("bert", 4096): -0.0662, ("bert", 16384): -0.0671, ("bert", 65536): -0.0430,
              ("xlm", 1024): 0.3, ("xlm", 4096): -0.0299, ("xlm", 16384): -0.1641,
-             ("xlm", 65536): -0.0890}
+             ("xlm", 65536): -0.0750}
 
 
 def test_every_point_within_the_reached_tolerance(study_dir: Path) -> None:
@@ -108,6 +117,7 @@ def test_every_point_within_the_reached_tolerance(study_dir: Path) -> None:
             assert abs(float(r[f"{metric}_error"])) <= bound, (where, metric)
         low, high = ENERGY[config]
         assert low <= float(r["energy_j_error"]) <= high, where
+        assert abs(float(r["energy_j_artifact_accounting_error"])) <= ARTIFACT_ENERGY, where
         if config == "flat":
             # TrXL and T5 share BERT's head size, so they land where BERT does.
             key = ("bert" if name in ("trxl", "t5") else name, seq)
