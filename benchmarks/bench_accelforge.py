@@ -80,13 +80,14 @@ DIFFERENCES = [
                    "reads and writes (including the intermediates QK and QK_softmax written "
                    "and read there), LocalBuffer reads and writes, register reads (0 J), "
                    "MACs; the vector unit 0 J.",
-     "cascade": "DRAM accesses, buffer rows filled from DRAM, operand rows the arrays read "
-                "from the buffer (once per fold for the stationary operand), ops (MAC and "
-                "softmax ops), register-file accesses; intermediates kept in the buffer "
-                "cost no write energy; the local buffer is charged for its fills and "
-                "reads. Per-action constants are the same in both (the preset and the "
-                "single-level file take AccelForge's per-bit numbers), so the gap is in "
-                "the counting."},
+     "cascade": "DRAM accesses, buffer rows filled from DRAM and written by the arrays "
+                "(each value of what a buffer holds, once), operand rows the arrays read "
+                "from the buffer (once for the steps a word stays in its PE, once per fold "
+                "for the stationary operand, none for an operand the same PEs just made), "
+                "ops (MAC and softmax ops), register-file accesses; the local buffer is "
+                "charged for its fills and reads. Per-action constants are the same in both "
+                "(the preset and the single-level file take AccelForge's per-bit numbers), "
+                "so the gap is in the counting."},
     {"topic": "DRAM traffic",
      "accelforge": "optimising latency only, the mapper does not minimise DRAM traffic "
                    "where DRAM does not bound latency: its mapping reads Q, K and V twice "
