@@ -369,16 +369,20 @@ def _unit_options(w: Workload, arch: Architecture, f: EinsumFacts, name: str,
     return found
 
 
-def _read_pj(w: Workload, f: EinsumFacts, every: _UnitChoices,
-             sets: tuple[frozenset[str], ...], read_pj: tuple[float, ...],
-             tensor: str) -> np.ndarray:
+def _read_pj(w: Workload, arch: Architecture, f: EinsumFacts, name: str,
+             every: _UnitChoices, sets: tuple[frozenset[str], ...],
+             read_pj: tuple[float, ...], tensor: str) -> np.ndarray:
     """What reading ``tensor`` costs ``f`` in each of ``every``'s choices, from the level
     it is read from (none: nothing)."""
     for held, per_word in zip(sets, read_pj, strict=True):
         if tensor in held:
-            reads = np.concatenate([np.broadcast_to(buffer_reads(f, r, {tensor}),
-                                                    r.cycles.shape) for r in every.rows])
-            return reads * w.instances * per_word
+            key = ("read pj", f.name, arch.units[name].cost_id, arch.cores, tensor, per_word)
+            found = w.memo.get(key)
+            if found is None:
+                reads = np.concatenate([np.broadcast_to(buffer_reads(f, r, {tensor}),
+                                                        r.cycles.shape) for r in every.rows])
+                found = w.memo[key] = reads * w.instances * per_word
+            return found
     return np.zeros(len(every.choices))
 
 
@@ -424,7 +428,7 @@ def _combos(w: Workload, arch: Architecture, sets: tuple[frozenset[str], ...],
             choices += len(every.choices)
             kept, kept_cycles, kept_pj = _unit_options(w, arch, f, name, every, sets, read_pj)
             for t in passable:
-                saved[t].extend(_read_pj(w, f, every, sets, read_pj, t)[kept])
+                saved[t].extend(_read_pj(w, arch, f, name, every, sets, read_pj, t)[kept])
             for k, c, pj in zip(kept, kept_cycles, kept_pj, strict=True):
                 unit_ids.append(j)
                 dataflows.append(every.choices[k][0])
@@ -455,11 +459,16 @@ def _combos(w: Workload, arch: Architecture, sets: tuple[frozenset[str], ...],
         energy_pj = energy_pj + along(i, o.energy_pj)
     # An operand its producer leaves in the same PEs is not read back (sim.forwarded)
     position = {f: i for i, f in enumerate(w.facts)}
+    spread: dict[tuple[str, ...], int] = {}
     for i, o in enumerate(options):
         for source, pj in o.saved_pj.items():
             p = options[position[source]]
+            mine = np.array([spread.setdefault(x, len(spread)) for x in o.spatials])
+            theirs = np.array([spread.setdefault(x, len(spread)) for x in p.spatials])
             same = ((p.units[:, None] == o.units[None, :])
-                    & np.array([[a == b for b in o.spatials] for a in p.spatials]))
+                    & (theirs[:, None] == mine[None, :]))
+            if not (same.any() and pj.any()):
+                continue
             grid = np.where(same, -pj[None, :], 0.0)
             lo, hi = sorted((position[source], i))
             shaped = grid if position[source] < i else grid.T

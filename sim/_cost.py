@@ -600,13 +600,16 @@ def in_place_pairs(w: Workload) -> dict[str, str]:
     >>> in_place_pairs(workload(load("three_pass"), {"E": 4, "F": 4, "M": 8, "P": 8}))
     {'SN': 'QK', 'A': 'SN'}
     """
-    pairs: dict[str, str] = {}
-    for f in w.facts.values():
-        for o in f.operands:
-            if (o.source not in pairs.values() and f.name not in pairs
-                    and in_place_problem(w, f.name, o.source) is None):
-                pairs[f.name] = o.source
-    return pairs
+    found = w.memo.get("in place pairs")
+    if found is None:
+        found = {}
+        for f in w.facts.values():
+            for o in f.operands:
+                if (o.source not in found.values() and f.name not in found
+                        and in_place_problem(w, f.name, o.source) is None):
+                    found[f.name] = o.source
+        w.memo["in place pairs"] = found
+    return dict(found)
 
 
 def _held(w: Workload, mapping: Mapping, stage_of: dict[str, int], stages: frozenset[int],
