@@ -61,6 +61,16 @@ FILES = {
     "mapping_bad.yaml": "name: m\nbindings: {QK: {unit: array2d, spatial: MP}}\n",
     "mapping_tiles.yaml": "name: m\nbindings: {}\ntiles: {P: -1}\n",
     "mapping_other.yaml": "name: m\nbindings: {ZZ: {unit: array2d, spatial: [M]}}\n",
+    **{f"mapping_{kind}.yaml": (
+        "name: m\nbindings:\n" + "".join(
+            f"  {e}: {{unit: {'array2d' if e in ('QK', 'AV') else 'array1d'}, "
+            f"spatial: {'[M, P]' if e in ('QK', 'AV') else '[P]'}}}\n"
+            for e in ("QK", "GM", "SN", "SD", "A", "AV"))
+        + "dram_loops: [P]\ntiles: {P: 256}\nstages: [[QK, GM, SN, SD, A, AV]]\n" + extra)
+       for kind, extra in (("in_place", "in_place: {SN: QK, A: SN}\n"),
+                           ("in_place_bad", "in_place: {A: QK, GM: QK}\n"),
+                           ("in_place_self", "in_place: {SN: SN}\n"),
+                           ("staged", "placement: {QK: staged, A: staged, Q: staged}\n"))},
     "ref.py": "import numpy as np\n\ndef attention(x):\n    s = x['Q'].T @ x['K']\n"
               "    p = np.exp(s - s.max(axis=1, keepdims=True))\n"
               "    return (p / p.sum(axis=1, keepdims=True) @ x['V'].T).T\n\n"
@@ -157,7 +167,10 @@ def _invocation(rng: random.Random) -> list[str]:
                 "--seq", rng.choice(["1k", "8K", "1m", "k", "8kk", "99999999999m", number]),
                 *(["--batch", rng.choice(NUMBERS)] if rng.random() < 0.3 else []),
                 *(["--mapping", rng.choice(["mapping_bad.yaml", "mapping_tiles.yaml",
-                                            "mapping_other.yaml", "bomb.yaml", "fifo",
+                                            "mapping_other.yaml", "mapping_in_place.yaml",
+                                            "mapping_in_place_bad.yaml",
+                                            "mapping_in_place_self.yaml",
+                                            "mapping_staged.yaml", "bomb.yaml", "fifo",
                                             "ok.cascade", "missing.yaml"])]
                   if rng.random() < 0.5 else []),
                 *(["--out", path] if rng.random() < 0.3 else []), *json]
