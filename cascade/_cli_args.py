@@ -89,6 +89,14 @@ def add_workload(parser: argparse.ArgumentParser, *, batch: bool = True) -> None
         parser.add_argument("--batch", type=whole, help="batch size (replaces the model's)")
 
 
+def add_out(parser: argparse.ArgumentParser, *, help: str, required: bool = True,
+            metavar: str | None = None) -> None:
+    """``--out`` and the ``--force`` that lets it replace what is there (never anything
+    else: see ``einsum.check_output_folder``)."""
+    parser.add_argument("--out", required=required, metavar=metavar, help=help)
+    parser.add_argument("--force", action="store_true", help="replace --out")
+
+
 def add_arch(parser: argparse.ArgumentParser, *, what: str = "architecture") -> None:
     parser.add_argument("--arch", required=True, metavar="NAME|FILE.yaml",
                         help=f"{what}: a preset ({', '.join(architecture_names())}) or a "

@@ -11,7 +11,16 @@ from einsum import CascadeError, check_output_folder
 from mapper import OBJECTIVES, dse, explore, load_explore, network_names
 
 from . import _api
-from ._cli_args import add_arch, add_command, add_workload, print_json, real, whole, workload_of
+from ._cli_args import (
+    add_arch,
+    add_command,
+    add_out,
+    add_workload,
+    print_json,
+    real,
+    whole,
+    workload_of,
+)
 from ._progress import Progress
 
 __all__ = ["add_design_commands"]
@@ -44,8 +53,7 @@ def add_design_commands(commands: Any) -> None:
     mapping.add_argument("--top-k", type=whole, help="experts each token picks (networks)")
     mapping.add_argument("--task", help="the task whose gate routes tokens (networks)")
     mapping.add_argument("--expert-count", type=whole, help="experts per MoE layer (networks)")
-    mapping.add_argument("--out", metavar="DIR", help="write the design into this folder")
-    mapping.add_argument("--force", action="store_true", help="replace --out")
+    add_out(mapping, required=False, metavar="DIR", help="write the design into this folder")
 
     exploring = add_command(
         commands, "dse", _dse, summary="FPGA design space of a network: Pareto front of "

@@ -13,7 +13,7 @@ from typing import Any
 from einsum import CascadeError, staged_folder
 from mapper import load_sweep
 
-from ._cli_args import add_command, digits, print_json, whole
+from ._cli_args import add_command, add_out, digits, print_json, whole
 from ._numerics import numerics_study, plot
 from ._report import write_report
 from ._reproduce import reproduce_fusemax
@@ -49,9 +49,8 @@ def add_explore_commands(commands: Any) -> None:
                     "design, and a sortable table of every point.",
         example="cascade report results.sqlite --out report/ --force")
     reporting.add_argument("db", metavar="FILE.sqlite")
-    reporting.add_argument("--out", required=True, help="output folder")
+    add_out(reporting, help="output folder")
     reporting.add_argument("--sweep", help="one sweep of the database (default: all)")
-    reporting.add_argument("--force", action="store_true", help="replace --out")
 
     reproducing = add_command(
         commands, "reproduce", _reproduce, summary="reproduce a published study",
@@ -60,8 +59,7 @@ def add_explore_commands(commands: Any) -> None:
                     "lengths, with CSV, plots and a summary beside the published numbers.",
         example="cascade reproduce fusemax --out study/")
     reproducing.add_argument("study", choices=("fusemax",))
-    reproducing.add_argument("--out", required=True, help="output folder")
-    reproducing.add_argument("--force", action="store_true", help="replace --out")
+    add_out(reproducing, help="output folder")
 
     numbers = add_command(
         commands, "numerics", _numerics, summary="fixed-point error of softmax and GELU "
@@ -72,8 +70,7 @@ def add_explore_commands(commands: Any) -> None:
     numbers.add_argument("--lengths", default="64,256", help="sequence lengths, e.g. 64,4096")
     numbers.add_argument("--widths", default="16,18,24,32", help="bit widths to try")
     numbers.add_argument("--table-bits", default="4,6,8", help="log2 of table sizes to try")
-    numbers.add_argument("--out", help="folder for softmax_error.png and numerics.json")
-    numbers.add_argument("--force", action="store_true", help="replace --out")
+    add_out(numbers, required=False, help="folder for softmax_error.png and numerics.json")
 
 
 def _sweep(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from hls_templates import (
 )
 
 from . import _api
-from ._cli_args import add_arch, add_command, add_workload, print_json, seed, whole
+from ._cli_args import add_arch, add_command, add_out, add_workload, print_json, seed, whole
 from ._progress import Progress
 
 __all__ = ["add_hardware_commands"]
@@ -46,8 +46,7 @@ def add_hardware_commands(commands: Any) -> None:
     emitting.add_argument("--array", type=whole, help="PEs per array axis")
     emitting.add_argument("--seed", type=seed, default=0, help="seed of the random vectors")
     emitting.add_argument("--name", help="project (and C++ identifier) name; default KERNEL")
-    emitting.add_argument("--out", required=True, help="project folder")
-    emitting.add_argument("--force", action="store_true", help="replace --out")
+    add_out(emitting, help="project folder")
 
     simulating = add_command(
         commands, "csim", _csim, summary="compile and run an emitted project's C testbench; "
@@ -66,8 +65,7 @@ def add_hardware_commands(commands: Any) -> None:
     rtl.add_argument("unit", metavar="UNIT", help=f"one of {', '.join(RTL_UNITS)}")
     rtl.add_argument("--param", action="append", default=[], metavar="K=V",
                      help="a unit parameter, e.g. width=24, rows=8, a='ap_fixed<8,4>'")
-    rtl.add_argument("--out", required=True, help="output folder")
-    rtl.add_argument("--force", action="store_true", help="replace --out")
+    add_out(rtl, help="output folder")
     rtl.add_argument("--synth", action="store_true",
                      help="also run Yosys synth_xilinx (UltraScale+) and report resources")
 
