@@ -25,6 +25,8 @@ from sim import (
     Architecture,
     AttentionNumerics,
     Buffer,
+    DesignResources,
+    Device,
     EncoderLayer,
     Fixed,
     FixedType,
@@ -118,7 +120,43 @@ def _bounded(arch: Architecture, compute: int, loops: list[Loop]) -> tuple[int, 
 
 
 @dataclass
-class Kernel:
+class Instantiated:
+    """What emitted code instantiates, in the terms ``sim.hls_resources`` counts."""
+
+    multipliers: dict[str, tuple[int, int, int]]
+    """name -> (count, a bits, b bits) of the multipliers the code instantiates."""
+    table_copies: dict[str, tuple[int, int, int]]
+    """name -> (copies, entries, bits)."""
+    buffers: dict[str, Buffer]
+    """Every on-chip RAM array the code declares, at its shape (a partitioned array: one
+    copy per bank)."""
+    fifos: dict[str, tuple[int, int]]
+    """Every hls::stream: (depth, bits)."""
+    registers: dict[str, int]
+    """Arrays partitioned into registers: their bits."""
+    lanes: dict[str, tuple[Unit, int]]
+    """Datapath lanes -> (the preset unit they implement, how many): their LUT/FF."""
+
+    def resources(self, device: Device) -> DesignResources:
+        """Their resources on ``device``."""
+        return hls_resources(device, multipliers=self.multipliers, tables=self.table_copies,
+                             buffers=self.buffers, lanes=self.lanes, fifos=self.fifos,
+                             registers=self.registers)
+
+    def instantiated(self) -> dict[str, Any]:
+        """Just these fields, to pass on (a plan's to its kernel)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(Instantiated)}
+
+
+def _prefixed(**parts: Instantiated) -> dict[str, dict[str, Any]]:
+    """The fields of ``parts`` merged, each name prefixed with its part's ("linear: ...")."""
+    return {f.name: {f"{label}: {k}": v for label, part in parts.items()
+                     for k, v in getattr(part, f.name).items()}
+            for f in dataclasses.fields(Instantiated)}
+
+
+@dataclass
+class Kernel(Instantiated):
     name: str
     title: str
     template: str
@@ -139,19 +177,6 @@ class Kernel:
     latency_how: str
     dram_bits: int
     """Bits one call moves to or from DRAM."""
-    multipliers: dict[str, tuple[int, int, int]]
-    """name -> (count, a bits, b bits) of the multipliers the code instantiates."""
-    table_copies: dict[str, tuple[int, int, int]]
-    """name -> (copies, entries, bits)."""
-    buffers: dict[str, Buffer]
-    """Every on-chip RAM array the code declares, at its shape (a partitioned array: one
-    copy per bank)."""
-    fifos: dict[str, tuple[int, int]]
-    """Every hls::stream: (depth, bits)."""
-    registers: dict[str, int]
-    """Arrays partitioned into registers: their bits."""
-    lanes: dict[str, tuple[Unit, int]]
-    """Datapath lanes -> (the preset unit they implement, how many): their LUT/FF."""
     make_vectors: Callable[[], tuple[Cases, Overflows]]
     sites: list[str] = field(default_factory=list)
     """Assignments whose overflows C simulation counts, in the C++ enum's order."""
@@ -257,17 +282,11 @@ the denominator update after it: an estimate; only Vitis reports the depths."""
 
 
 @dataclass
-class _AttentionPlan:
+class _AttentionPlan(Instantiated):
     context: dict[str, Any]
     loops: list[Loop]
     cycles: int
     bound: str
-    multipliers: dict[str, tuple[int, int, int]]
-    table_copies: dict[str, tuple[int, int, int]]
-    buffers: dict[str, Buffer]
-    fifos: dict[str, tuple[int, int]]
-    registers: dict[str, int]
-    lanes: dict[str, tuple[Unit, int]]
     notes: list[str]
     units: dict[str, list[dict[str, Any]]]
     tables: list[dict[str, Any]]
@@ -440,9 +459,8 @@ def _attention(arch: Architecture, sizes: dict[str, int], numerics: AttentionNum
                     f"{plan.bound}-bound (K and V streams together want up to two words a "
                     "cycle)",
         dram_bits=sum(loop.dram for loop in plan.loops),
-        multipliers=plan.multipliers, table_copies=plan.table_copies, buffers=plan.buffers,
-        fifos=plan.fifos, registers=plan.registers, lanes=plan.lanes, make_vectors=vectors,
-        sites=list(ATTENTION_SITES), notes=plan.notes)
+        **plan.instantiated(), make_vectors=vectors, sites=list(ATTENTION_SITES),
+        notes=plan.notes)
 
 
 # ----- Edge-MoE single-pass online softmax
@@ -592,7 +610,7 @@ def _span(values: list[int]) -> tuple[int, int, int]:
 
 
 @dataclass
-class _LinearPlan:
+class _LinearPlan(Instantiated):
     R: int
     C: int
     TT: int
@@ -604,12 +622,6 @@ class _LinearPlan:
     loops: list[Loop]
     cycles: dict[str, int]
     """Expected cycles of each call, by label."""
-    multipliers: dict[str, tuple[int, int, int]]
-    table_copies: dict[str, tuple[int, int, int]]
-    buffers: dict[str, Buffer]
-    fifos: dict[str, tuple[int, int]]
-    registers: dict[str, int]
-    lanes: dict[str, tuple[Unit, int]]
     notes: list[str]
 
 
@@ -710,15 +722,10 @@ def _linear_plan(arch: Architecture, calls: list[_Call], io: FixedType, wt: Fixe
                            if resident else
                            "stream from DRAM block by block, re-read once per tile of "
                            "tokens; no weight matrix is held on chip.")]
-    return _LinearPlan(R, C, TT, AW, WW, BW, resident, context, loops, cycles, mult, tables,
-                       buffers, fifos, registers, lanes, notes)
-
-
-def _fits(arch: Architecture, plan: _LinearPlan) -> bool:
-    assert arch.device is not None
-    return hls_resources(arch.device, multipliers=plan.multipliers, tables=plan.table_copies,
-                         buffers=plan.buffers, lanes=plan.lanes, fifos=plan.fifos,
-                         registers=plan.registers).fits
+    return _LinearPlan(R=R, C=C, TT=TT, AW=AW, WW=WW, BW=BW, resident=resident,
+                       context=context, loops=loops, cycles=cycles, multipliers=mult,
+                       table_copies=tables, buffers=buffers, fifos=fifos, registers=registers,
+                       lanes=lanes, notes=notes)
 
 
 def _choose_linear(arch: Architecture, calls: list[_Call], io: FixedType, wt: FixedType, **kw:
@@ -729,7 +736,7 @@ def _choose_linear(arch: Architecture, calls: list[_Call], io: FixedType, wt: Fi
     if arch.device is None or all(c.tokens <= streamed.TT for c in calls):
         return streamed
     resident = _linear_plan(arch, calls, io, wt, resident=True, **kw)
-    if _fits(arch, resident):
+    if resident.resources(arch.device).fits:
         return resident
     bits = resident.buffers["weights (resident)"].values * wt.width
     streamed.notes.append(f"(Resident weights would need {bits / 2**20:,.1f} Mibit of on-chip "
@@ -814,9 +821,7 @@ def _linear(arch: Architecture, sizes: dict[str, int], numerics: AttentionNumeri
                     "then a weight block per max(tile tokens, words a block) cycles; at "
                     "least the DRAM traffic at the target's bandwidth",
         dram_bits=sum(loop.dram for loop in plan.loops),
-        multipliers=plan.multipliers, table_copies=plan.table_copies, buffers=plan.buffers,
-        fifos=plan.fifos, registers=plan.registers, lanes=plan.lanes, make_vectors=vectors,
-        sites=["Y"], notes=plan.notes)
+        **plan.instantiated(), make_vectors=vectors, sites=["Y"], notes=plan.notes)
 
 
 # ----- one encoder layer
@@ -909,11 +914,19 @@ def _encoder(arch: Architecture, sizes: dict[str, int], numerics: AttentionNumer
     norm_loops = loops[-3:]
     norm_time = 2 * max(norm_cycles, dram_cycles(arch, norm_loops) // 2)
     latency = sum(lin.cycles.values()) + att.cycles + norm_time
-    multipliers = {**{f"linear: {k}": v for k, v in lin.multipliers.items()},
-                   **{f"attention: {k}": v for k, v in att.multipliers.items()},
-                   "LayerNorm squares": (AW, stat_w, stat_w),
-                   "LayerNorm x rsqrt, x gamma": (2 * AW, stat_w, io.width),
-                   "LayerNorm mean, variance": (2, norm["square_w"], 32)}
+    # the linear and attention units' instances, and the residual + LayerNorm unit's
+    parts = _prefixed(linear=lin, attention=att)
+    parts["multipliers"] |= {"LayerNorm squares": (AW, stat_w, stat_w),
+                             "LayerNorm x rsqrt, x gamma": (2 * AW, stat_w, io.width),
+                             "LayerNorm mean, variance": (2, norm["square_w"], 32)}
+    parts["table_copies"]["LayerNorm rsqrt"] = (1, norm["entries"],
+                                                layer.norm.table_type.width)
+    parts["buffers"] |= {"LayerNorm row": Buffer(values=row_words, bits=io.width, copies=AW),
+                         "LayerNorm centred": Buffer(values=row_words, bits=stat_w, copies=AW),
+                         "LayerNorm gamma, beta": Buffer(values=row_words, bits=io.width,
+                                                         copies=2 * AW)}
+    parts["fifos"] |= {"FIFO pairs": (2, 2 * AW * io.width), "FIFO normed": (2, AW * io.width)}
+    parts["lanes"]["LayerNorm lanes"] = (_unit(arch, "vector"), AW)
     notes = ["One linear unit, one attention unit and one residual + LayerNorm unit, each "
              "called as a canonical DATAFLOW region and shared by every call (ALLOCATION "
              "limit=1), in sequence; activations between them in DRAM scratch (q, k, v, att, "
@@ -967,25 +980,7 @@ def _encoder(arch: Architecture, sizes: dict[str, int], numerics: AttentionNumer
         latency_how="the sub-kernels run one after another, each the larger of its compute "
                     "and its DRAM traffic at the target's bandwidth; each linear layer's and "
                     "each head's processes overlap inside its DATAFLOW region",
-        dram_bits=sum(loop.dram for loop in loops),
-        multipliers=multipliers,
-        table_copies={**{f"linear: {k}": v for k, v in lin.table_copies.items()},
-                      **{f"attention: {k}": v for k, v in att.table_copies.items()},
-                      "LayerNorm rsqrt": (1, norm["entries"], layer.norm.table_type.width)},
-        buffers={**{f"linear: {k}": v for k, v in lin.buffers.items()},
-                 **{f"attention: {k}": v for k, v in att.buffers.items()},
-                 "LayerNorm row": Buffer(values=row_words, bits=io.width, copies=AW),
-                 "LayerNorm centred": Buffer(values=row_words, bits=stat_w, copies=AW),
-                 "LayerNorm gamma, beta": Buffer(values=row_words, bits=io.width,
-                                                 copies=2 * AW)},
-        fifos={**{f"linear: {k}": v for k, v in lin.fifos.items()},
-               **{f"attention: {k}": v for k, v in att.fifos.items()},
-               "FIFO pairs": (2, 2 * AW * io.width), "FIFO normed": (2, AW * io.width)},
-        registers={**{f"linear: {k}": v for k, v in lin.registers.items()},
-                   **{f"attention: {k}": v for k, v in att.registers.items()}},
-        lanes={**{f"linear: {k}": v for k, v in lin.lanes.items()},
-               **{f"attention: {k}": v for k, v in att.lanes.items()},
-               "LayerNorm lanes": (_unit(arch, "vector"), AW)},
+        dram_bits=sum(loop.dram for loop in loops), **parts,
         make_vectors=vectors, sites=sites, notes=notes)
 
 

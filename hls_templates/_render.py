@@ -31,7 +31,6 @@ from sim import (
     AttentionNumerics,
     DesignResources,
     dsp_per_multiplier,
-    hls_resources,
 )
 
 from ._kernels import Kernel, build_kernel, check_kernel, dram_cycles
@@ -102,9 +101,7 @@ def kernel_resources(kernel: Kernel, arch: Architecture) -> DesignResources:
     """What the emitted code instantiates, against ``arch``'s device."""
     if arch.device is None:
         raise HlsError(f"architecture {arch.name} is not an FPGA design")
-    return hls_resources(arch.device, multipliers=kernel.multipliers,
-                         tables=kernel.table_copies, buffers=kernel.buffers,
-                         lanes=kernel.lanes, fifos=kernel.fifos, registers=kernel.registers)
+    return kernel.resources(arch.device)
 
 
 def check_fit(kernel: Kernel, arch: Architecture, used: DesignResources) -> None:
