@@ -1204,22 +1204,9 @@ def evaluate_workload(w: Workload, arch: Architecture, mapping: Mapping) -> Repo
                                writes=writes, off_chip=mapping.off_chip)
     accesses.update(memory.accesses)
     energy.update(memory.energy_pj)
-    buffer_words = max((sum(int(v) for v in p.kept.values()) for p in plans.values()),
-                       default=0)
-    tiles: dict[str, int] = {}
-    spilled: dict[str, float] = {}
-    held: dict[str, int] = {}
-    for p in plans.values():
-        tiles.update({r: int(t) for r, t in p.tiles.items()})
-        for t in p.spill & set(p.occupancy):
-            spilled[t] = max(float(p.spilled(t)), spilled.get(t, 0.0))
-        for t, v in p.kept.items():
-            held[t] = max(int(v) * word, held.get(t, 0))
-    level_report = {"global_buffer": {
-        "capacity_bytes": arch.global_buffer.capacity_bytes,
-        "share_bytes": capacity_words(arch) * word, "occupancy_bytes": buffer_words * word,
-        "bytes_by_tensor": dict(held), "tiles": dict(tiles), "spilled": dict(spilled),
-        "bytes_in": dram_bytes_per_head * instances, "link_cycles": int(dram)}}
+    buffer = _level_report(arch, plans, sum(traffic.values()), dram,
+                           arch.global_buffer.capacity_bytes, capacity_words(arch), instances)
+    level_report = {"global_buffer": buffer}
     for lt in levels:
         level_report[lt.name] = _level_report(arch, lt.plans, sum(lt.words.values()),
                                               links[lt.name],
@@ -1231,12 +1218,13 @@ def evaluate_workload(w: Workload, arch: Architecture, mapping: Mapping) -> Repo
         compute_cycles=compute, dram_cycles=dram, utilisation=utilisation,
         unit_cycles=unit_cycles, dram_bytes=dram_bytes_per_head * instances,
         dram_bytes_by_tensor={t: v * word * instances for t, v in traffic.items()},
-        buffer_bytes=buffer_words * word,
+        buffer_bytes=buffer["occupancy_bytes"],
         buffer_capacity_bytes=arch.global_buffer.capacity_bytes,
-        tiles=tiles, spilled=spilled, energy_pj=energy,
+        tiles=dict(buffer["tiles"]), spilled=dict(buffer["spilled"]), energy_pj=energy,
         energy_modelled=arch.energy_modelled, accesses=accesses,
         area_mm2=arch.area_mm2, einsums=tuple(reports.values()),
-        buffer_bytes_by_tensor=held, live_state=dict(w.analysis.live_state),
+        buffer_bytes_by_tensor=dict(buffer["bytes_by_tensor"]),
+        live_state=dict(w.analysis.live_state),
         levels=level_report,
     )
 
