@@ -1243,7 +1243,7 @@ def _level_report(arch: Architecture, plans: dict[int, Plan], words: int, cycles
         tiles.update({r: int(t) for r, t in p.tiles.items()})
         for t, v in p.kept.items():
             held[t] = max(int(v) * word, held.get(t, 0))
-        for t in p.spill & set(p.occupancy):
+        for t in (t for t in p.occupancy if t in p.spill):  # in held order: output is stable
             spilled[t] = max(float(p.spilled(t)), spilled.get(t, 0.0))
     return {"capacity_bytes": capacity, "share_bytes": share * word,
             "occupancy_bytes": occupancy * word,
