@@ -29,7 +29,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
 from functools import cached_property
@@ -359,9 +359,7 @@ def _unit_options(w: Workload, arch: Architecture, f: EinsumFacts, name: str,
         for held, per_word in zip(sets, read_pj, strict=True):
             if not per_word and len(sets) > 1:
                 continue
-            reads = np.concatenate([np.broadcast_to(buffer_reads(f, r, held), r.cycles.shape)
-                                    for r in every.rows])
-            pj = pj + reads * w.instances * per_word
+            pj = pj + _choice_reads(f, every, held) * w.instances * per_word
         keep = _pareto(every.cycles, pj)
         found = ([int(k) for k in keep], [int(every.cycles[k]) for k in keep],
                  [float(pj[k]) for k in keep])
@@ -379,11 +377,16 @@ def _read_pj(w: Workload, arch: Architecture, f: EinsumFacts, name: str,
             key = ("read pj", f.name, arch.units[name].cost_id, arch.cores, tensor, per_word)
             found = w.memo.get(key)
             if found is None:
-                reads = np.concatenate([np.broadcast_to(buffer_reads(f, r, {tensor}),
-                                                        r.cycles.shape) for r in every.rows])
-                found = w.memo[key] = reads * w.instances * per_word
+                found = w.memo[key] = (_choice_reads(f, every, {tensor}) * w.instances
+                                       * per_word)
             return found
     return np.zeros(len(every.choices))
+
+
+def _choice_reads(f: EinsumFacts, every: _UnitChoices, held: Collection[str]) -> np.ndarray:
+    """Words ``f`` reads of the operands ``held`` in each of ``every``'s choices."""
+    return np.concatenate([np.broadcast_to(buffer_reads(f, r, held), r.cycles.shape)
+                           for r in every.rows])
 
 
 @dataclass(frozen=True)

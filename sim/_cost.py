@@ -1283,7 +1283,7 @@ def forwarded(w: Workload, mapping: Mapping, stage_of: MappingABC[str, int],
     return frozenset(found)
 
 
-def buffer_reads(f: EinsumFacts, rows: ComputeRows, held: MappingABC[str, object]) -> Array:
+def buffer_reads(f: EinsumFacts, rows: ComputeRows, held: Collection[str]) -> Array:
     """Words the array reads from the global buffer for ``f``, per row: each operand held
     there, as many words as it spreads over the array axes, at every fetch: every step it
     cannot serve from its PE's register file (:attr:`ComputeRows.reuse`), once a fold for
